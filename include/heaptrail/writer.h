@@ -1,0 +1,59 @@
+/*
+ * heaptrail/writer.h — writing heaptrail trace files.
+ *
+ * The collector of `heaptrail record` writes through this API; so can any
+ * program that produces heap events of its own. Events are grouped into one
+ * open chunk per process; a chunk is compressed and written when it reaches
+ * its size limit, when ht_writer_flush is called, or at ht_writer_finish,
+ * which also writes the time index and the end trailer.
+ */
+#ifndef HEAPTRAIL_WRITER_H
+#define HEAPTRAIL_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaptrail/events.h"
+#include "heaptrail/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ht_writer ht_writer;
+
+typedef struct ht_writer_options {
+    int CompressionLevel;   /* zstd level; 0 picks the default (3) */
+    uint32_t ChunkBytes;    /* raw bytes per chunk before it is written; 0: 1 MiB */
+} ht_writer_options;
+
+/* Start a trace on fd (which the writer does not close). info gives the
+ * header; its Version fields are ignored. options may be NULL. Returns NULL
+ * and a message in err on failure. */
+ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_options *options,
+                            char *err, size_t errlen);
+
+/* Add one event. Its Header.Type must be a type of events.h; the Name and
+ * Fields members are ignored. Returns 0, or -1 with errno set (the file could
+ * not be written, or memory ran out). */
+int ht_writer_add(ht_writer *writer, const ht_event *event);
+
+/* Write every open chunk now. */
+int ht_writer_flush(ht_writer *writer);
+
+/* Write the open chunk of one process now (after it exited, say). */
+int ht_writer_flush_process(ht_writer *writer, uint32_t pid);
+
+/* Flush, write the index and the trailer. The file is complete afterwards. */
+int ht_writer_finish(ht_writer *writer);
+
+/* Totals so far: events added, chunks written and bytes written. */
+void ht_writer_totals(const ht_writer *writer, uint64_t *events, uint64_t *chunks,
+                      uint64_t *bytes);
+
+void ht_writer_destroy(ht_writer *writer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,420 @@
+/* Trace reader: checks every chunk, decodes one chunk at a time. */
+#include "heaptrail/trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "bytes.h"
+#include "chunk.h"
+#include "codec.h"
+#include "crc32c.h"
+#include "schema.h"
+
+struct ht_trace {
+    int fd;
+    char *path;
+    uint64_t offset; /* next chunk header */
+    ht_trace_info info;
+    ht_trace_status status;
+    ht_trace_error error;
+    int failed;
+    int at_end;
+
+    char *host, *kernel, *recorder, *command;
+    ht_event_desc descs[HT_MAX_EVENT_TYPES];
+    size_t desc_count;
+
+    ZSTD_DCtx *zd;
+    ht_buf body, raw;
+    ht_chunk_header chunk;
+    uint64_t chunk_offset;
+    uint32_t chunk_left; /* events still to decode in the current chunk */
+    ht_chunk_decoder dec;
+    ht_event event;
+};
+
+/* Errors about the file as a whole carry no offset. */
+#define NO_OFFSET UINT64_MAX
+
+static void set_error(ht_trace *t, ht_trace_error *out, int code, uint64_t offset,
+                      const char *fmt, ...)
+{
+    ht_trace_error e = {.code = code, .offset = offset};
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (offset == NO_OFFSET)
+        snprintf(e.message, sizeof e.message, "%s: %s", t->path, what);
+    else
+        snprintf(e.message, sizeof e.message, "%s: offset %llu: %s", t->path,
+                 (unsigned long long)offset, what);
+    if (out)
+        *out = e;
+    t->error = e;
+    t->failed = 1;
+}
+
+/* Read exactly n bytes at off. Returns n, or fewer at the end of the file, or -1. */
+static ssize_t read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static char *dup_bytes(const unsigned char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+        /* NUL-separated arguments read as one line */
+        for (size_t i = 0; i < n; i++)
+            if (s[i] == '\0')
+                s[i] = ' ';
+    }
+    return s;
+}
+
+/* Load the body of the chunk whose header is t->chunk at t->chunk_offset,
+ * check it and decompress it into t->raw. Returns 1, 0 when the file ends
+ * inside the body (truncated), -1 on error. */
+static int load_body(ht_trace *t, ht_trace_error *err)
+{
+    uint64_t at = t->chunk_offset + HT_CHUNK_HEADER_SIZE;
+    t->body.len = 0;
+    if (!ht_buf_reserve(&t->body, t->chunk.body_size)) {
+        set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+        return -1;
+    }
+    ssize_t n = read_at(t->fd, t->body.data, t->chunk.body_size, at);
+    if (n < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
+        return -1;
+    }
+    if ((size_t)n < t->chunk.body_size)
+        return 0;
+    t->body.len = (size_t)n;
+    if (ht_crc32c(0, t->body.data, t->body.len) != t->chunk.body_crc) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                  "chunk %llu: body checksum mismatch", (unsigned long long)t->chunk.seq);
+        return -1;
+    }
+    if (t->chunk.compression == HT_COMPRESS_NONE) {
+        t->raw.len = 0;
+        if (!ht_buf_append(&t->raw, t->body.data, t->body.len)) {
+            set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+            return -1;
+        }
+        return 1;
+    }
+    t->raw.len = 0;
+    if (!ht_buf_reserve(&t->raw, t->chunk.raw_size + 1)) {
+        set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+        return -1;
+    }
+    /* The frame must decompress to exactly raw_size bytes: one byte more of
+     * room lets a lying frame be caught rather than cut. */
+    size_t r = ZSTD_decompressDCtx(t->zd, t->raw.data, t->chunk.raw_size + 1, t->body.data,
+                                   t->body.len);
+    if (ZSTD_isError(r) || r != t->chunk.raw_size) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                  "chunk %llu: body does not decompress to its %u bytes (%s)",
+                  (unsigned long long)t->chunk.seq, t->chunk.raw_size,
+                  ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
+        return -1;
+    }
+    t->raw.len = r;
+    return 1;
+}
+
+/* Read the chunk header at t->offset. Returns 1 with t->chunk set, 0 at the
+ * end of the readable file, -1 on error. */
+static int next_chunk_header(ht_trace *t, ht_trace_error *err)
+{
+    unsigned char head[HT_CHUNK_HEADER_SIZE];
+    ssize_t n = read_at(t->fd, head, sizeof head, t->offset);
+    if (n < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, t->offset, "read failed: %s", strerror(errno));
+        return -1;
+    }
+    if (n >= 8 && memcmp(head, HT_TRAILER_MAGIC, 8) == 0) {
+        t->status.Complete = 1;
+        return 0;
+    }
+    if ((size_t)n < sizeof head) {
+        t->status.Truncated = 1;
+        t->status.TruncatedAt = t->offset;
+        t->status.TrailingBytes = (uint64_t)n;
+        return 0;
+    }
+    char why[200];
+    if (!ht_chunk_header_unpack(head, &t->chunk, why, sizeof why)) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->offset, "%s", why);
+        return -1;
+    }
+    t->chunk_offset = t->offset;
+    return 1;
+}
+
+static void truncated_here(ht_trace *t)
+{
+    t->status.Truncated = 1;
+    t->status.TruncatedAt = t->chunk_offset;
+    t->status.TrailingBytes = t->status.FileSize > t->chunk_offset
+                                  ? t->status.FileSize - t->chunk_offset
+                                  : 0;
+}
+
+static int parse_meta(ht_trace *t, ht_trace_error *err)
+{
+    ht_cursor c = ht_cursor_make(t->raw.data, t->raw.len);
+    int have_desc = 0;
+    while (c.ok && c.p < c.end) {
+        uint16_t key = ht_get_u16(&c);
+        uint32_t len = ht_get_u32(&c);
+        const unsigned char *v = ht_get_bytes(&c, len);
+        if (!v)
+            break;
+        ht_cursor vc = ht_cursor_make(v, len);
+        switch (key) {
+        case HT_META_CLOCK:
+            t->info.Clock.ClockId = ht_get_u32(&vc);
+            t->info.Clock.ResolutionNs = ht_get_u32(&vc);
+            t->info.Clock.RealtimeOffsetNs = (int64_t)ht_get_u64(&vc);
+            break;
+        case HT_META_START_TIME: t->info.StartTimeNs = ht_get_u64(&vc); break;
+        case HT_META_OPTIONS: t->info.Options = ht_get_u32(&vc); break;
+        case HT_META_HOST: free(t->host); t->host = dup_bytes(v, len); break;
+        case HT_META_KERNEL: free(t->kernel); t->kernel = dup_bytes(v, len); break;
+        case HT_META_RECORDER: free(t->recorder); t->recorder = dup_bytes(v, len); break;
+        case HT_META_COMMAND: free(t->command); t->command = dup_bytes(v, len); break;
+        case HT_META_DESCRIPTORS: {
+            char why[200];
+            if (!ht_schema_parse(v, len, t->descs, &t->desc_count, why, sizeof why)) {
+                set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "trace header: %s", why);
+                return -1;
+            }
+            have_desc = 1;
+            break;
+        }
+        default: break; /* a newer writer's record: skipped */
+        }
+        if (!vc.ok) {
+            set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                      "trace header: record %u is too short", key);
+            return -1;
+        }
+    }
+    if (!c.ok || !have_desc) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                  !c.ok ? "trace header: records run past the chunk"
+                        : "trace header: no event descriptors");
+        return -1;
+    }
+    t->info.Host = t->host ? t->host : "";
+    t->info.Kernel = t->kernel ? t->kernel : "";
+    t->info.Recorder = t->recorder ? t->recorder : "";
+    t->info.Command = t->command ? t->command : "";
+    return 0;
+}
+
+ht_trace *ht_trace_open(const char *path, ht_trace_error *err)
+{
+    ht_trace *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = strdup(path)) || !(t->zd = ZSTD_createDCtx())) {
+        if (err)
+            snprintf(err->message, sizeof err->message, "%s: out of memory", path),
+                err->code = HT_TRACE_ERR_NOMEM;
+        if (t)
+            free(t->path);
+        free(t);
+        return NULL;
+    }
+    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (t->fd < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "cannot open: %s", strerror(errno));
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(t->fd, &st) == 0)
+        t->status.FileSize = (uint64_t)st.st_size;
+    if (S_ISDIR(st.st_mode)) {
+        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "is a directory");
+        goto fail;
+    }
+    unsigned char fh[HT_FILE_HEADER_SIZE];
+    ssize_t n = read_at(t->fd, fh, sizeof fh, 0);
+    if (n < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, 0, "read failed: %s", strerror(errno));
+        goto fail;
+    }
+    if ((size_t)n < 8 || memcmp(fh, HT_FILE_MAGIC, 8) != 0) {
+        set_error(t, err, HT_TRACE_ERR_NOT_TRACE, NO_OFFSET, "not a heaptrail trace");
+        goto fail;
+    }
+    if ((size_t)n < sizeof fh) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, 0, "file ends inside the file header");
+        goto fail;
+    }
+    t->info.VersionMajor = ht_load_u16(fh + 8);
+    t->info.VersionMinor = ht_load_u16(fh + 10);
+    if (t->info.VersionMajor != HT_FORMAT_MAJOR) {
+        set_error(t, err, HT_TRACE_ERR_VERSION, 8,
+                  "format version %u.%u; this reader reads version %d.x", t->info.VersionMajor,
+                  t->info.VersionMinor, HT_FORMAT_MAJOR);
+        goto fail;
+    }
+    t->offset = HT_FILE_HEADER_SIZE;
+    int r = next_chunk_header(t, err);
+    if (r == 0 || (r == 1 && t->chunk.kind != HT_CHUNK_META)) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, HT_FILE_HEADER_SIZE,
+                  r == 0 ? "file ends before the trace header is complete"
+                         : "first chunk is not the trace header");
+        goto fail;
+    }
+    if (r < 0)
+        goto fail;
+    r = load_body(t, err);
+    if (r == 0) {
+        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                  "file ends before the trace header is complete");
+        goto fail;
+    }
+    if (r < 0 || parse_meta(t, err) < 0)
+        goto fail;
+    t->offset = t->chunk_offset + HT_CHUNK_HEADER_SIZE + t->chunk.body_size;
+    t->status.Truncated = 0;
+    return t;
+fail:
+    ht_trace_close(t);
+    return NULL;
+}
+
+void ht_trace_close(ht_trace *t)
+{
+    if (!t)
+        return;
+    if (t->fd >= 0)
+        close(t->fd);
+    ZSTD_freeDCtx(t->zd);
+    ht_buf_free(&t->body);
+    ht_buf_free(&t->raw);
+    free(t->host);
+    free(t->kernel);
+    free(t->recorder);
+    free(t->command);
+    free(t->path);
+    free(t);
+}
+
+const ht_trace_info *ht_trace_get_info(const ht_trace *t) { return &t->info; }
+const ht_trace_status *ht_trace_get_status(const ht_trace *t) { return &t->status; }
+const ht_trace_error *ht_trace_last_error(const ht_trace *t) { return t->failed ? &t->error : NULL; }
+
+size_t ht_trace_event_type_count(const ht_trace *t) { return t->desc_count; }
+
+const char *ht_trace_event_type_name(const ht_trace *t, size_t index, uint16_t *type)
+{
+    if (index >= t->desc_count)
+        return NULL;
+    if (type)
+        *type = t->descs[index].type;
+    return t->descs[index].name;
+}
+
+/* Advance to the next events chunk with events. Returns 1, 0 at the end, -1. */
+static int open_next_events_chunk(ht_trace *t)
+{
+    for (;;) {
+        int r = next_chunk_header(t, NULL);
+        if (r <= 0)
+            return r;
+        r = load_body(t, NULL);
+        if (r == 0) {
+            truncated_here(t);
+            return 0;
+        }
+        if (r < 0)
+            return -1;
+        t->offset = t->chunk_offset + HT_CHUNK_HEADER_SIZE + t->chunk.body_size;
+        if (t->chunk.kind != HT_CHUNK_EVENTS || t->chunk.event_count == 0)
+            continue; /* index chunks and kinds of newer writers */
+        char why[200];
+        if (!ht_decoder_start(&t->dec, t->raw.data, t->raw.len, t->chunk.pid, t->descs,
+                              t->desc_count, why, sizeof why)) {
+            set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "chunk %llu: %s",
+                      (unsigned long long)t->chunk.seq, why);
+            return -1;
+        }
+        t->chunk_left = t->chunk.event_count;
+        t->status.ChunksRead++;
+        t->status.CompressedBytes += t->chunk.body_size;
+        t->status.RawBytes += t->chunk.raw_size;
+        return 1;
+    }
+}
+
+int ht_trace_next(ht_trace *t, const ht_event **event)
+{
+    if (t->failed)
+        return -1;
+    if (t->at_end)
+        return 0;
+    while (t->chunk_left == 0) {
+        int r = open_next_events_chunk(t);
+        if (r <= 0) {
+            if (r == 0)
+                t->at_end = 1;
+            return r;
+        }
+    }
+    char why[200];
+    if (!ht_decoder_next(&t->dec, &t->event, why, sizeof why)) {
+        set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "chunk %llu, event %u: %s",
+                  (unsigned long long)t->chunk.seq, t->chunk.event_count - t->chunk_left, why);
+        return -1;
+    }
+    if (--t->chunk_left == 0 && !ht_decoder_done(&t->dec)) {
+        set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                  "chunk %llu: bytes left over after its %u events",
+                  (unsigned long long)t->chunk.seq, t->chunk.event_count);
+        return -1;
+    }
+    t->status.EventsRead++;
+    if (t->event.Header.Type == HT_EVENT_LOST && !(t->event.Header.Flags & HT_EVENT_FLAG_UNKNOWN_TYPE))
+        t->status.EventsLost += t->event.u.Lost.EventsLost;
+    *event = &t->event;
+    return 1;
+}
+
+int ht_trace_process(ht_trace *t, ht_event_callback cb, void *ctx)
+{
+    const ht_event *ev;
+    int r;
+    while ((r = ht_trace_next(t, &ev)) == 1) {
+        int stop = cb(ev, ctx);
+        if (stop)
+            return stop;
+    }
+    return r;
+}

@@ -1,0 +1,3 @@
+#include "heaptrail/trace.h"
+
+const char *ht_version(void) { return HEAPTRAIL_VERSION; }

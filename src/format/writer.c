@@ -1,0 +1,329 @@
+/* Trace writer: one open chunk per process, zstd-compressed when full. */
+#include "heaptrail/writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "bytes.h"
+#include "chunk.h"
+#include "codec.h"
+#include "crc32c.h"
+#include "schema.h"
+
+/* Open chunks at once; past that the least recently used one is written. */
+#define MAX_OPEN 64
+#define DEFAULT_CHUNK_BYTES (1u << 20)
+#define MAX_CHUNK_EVENTS (1u << 20)
+
+typedef struct open_chunk {
+    uint32_t pid;
+    uint64_t last_use;
+    ht_chunk_encoder enc;
+} open_chunk;
+
+typedef struct index_entry {
+    uint64_t offset, seq, ts_first, ts_last;
+    uint32_t pid, count;
+} index_entry;
+
+struct ht_writer {
+    int fd;
+    uint64_t offset;
+    uint64_t seq;
+    uint64_t use_clock;
+    uint64_t events, chunks;
+    int level;
+    uint32_t chunk_bytes;
+    const ht_event_desc *descs;
+    size_t desc_count;
+    open_chunk *open[MAX_OPEN];
+    size_t open_count;
+    ZSTD_CCtx *zc;
+    ht_buf raw, packed;
+    index_entry *index;
+    size_t index_len, index_cap;
+};
+
+static int write_all(ht_writer *w, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n) {
+        ssize_t r = write(w->fd, b, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        b += r;
+        n -= (size_t)r;
+        w->offset += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int write_chunk(ht_writer *w, ht_chunk_header *h, const unsigned char *raw, size_t raw_len)
+{
+    const unsigned char *body = raw;
+    size_t body_len = raw_len;
+    h->compression = HT_COMPRESS_NONE;
+    if (w->level > 0 && raw_len > 64) {
+        size_t bound = ZSTD_compressBound(raw_len);
+        w->packed.len = 0;
+        if (!ht_buf_reserve(&w->packed, bound)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        size_t n = ZSTD_compressCCtx(w->zc, w->packed.data, bound, raw, raw_len, w->level);
+        if (!ZSTD_isError(n) && n < raw_len) {
+            body = w->packed.data;
+            body_len = n;
+            h->compression = HT_COMPRESS_ZSTD;
+        }
+    }
+    if (raw_len > HT_CHUNK_MAX_RAW) {
+        errno = EFBIG;
+        return -1;
+    }
+    h->seq = w->seq++;
+    h->raw_size = (uint32_t)raw_len;
+    h->body_size = (uint32_t)body_len;
+    h->body_crc = ht_crc32c(0, body, body_len);
+    unsigned char head[HT_CHUNK_HEADER_SIZE];
+    ht_chunk_header_pack(h, head);
+    uint64_t at = w->offset;
+    if (write_all(w, head, sizeof head) < 0 || write_all(w, body, body_len) < 0)
+        return -1;
+    if (h->kind == HT_CHUNK_EVENTS) {
+        if (w->index_len == w->index_cap) {
+            size_t cap = w->index_cap ? w->index_cap * 2 : 64;
+            index_entry *n = realloc(w->index, cap * sizeof *n);
+            if (!n) {
+                errno = ENOMEM;
+                return -1;
+            }
+            w->index = n;
+            w->index_cap = cap;
+        }
+        w->index[w->index_len++] = (index_entry){at, h->seq, h->ts_first, h->ts_last, h->pid,
+                                                 h->event_count};
+        w->chunks++;
+    }
+    return 0;
+}
+
+static int flush_open(ht_writer *w, open_chunk *oc)
+{
+    if (oc->enc.count == 0)
+        return 0;
+    w->raw.len = 0;
+    if (!ht_encoder_finish(&oc->enc, &w->raw)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ht_chunk_header h = {.kind = HT_CHUNK_EVENTS,
+                         .pid = oc->pid,
+                         .event_count = oc->enc.count,
+                         .ts_first = oc->enc.ts_first,
+                         .ts_last = oc->enc.ts_last};
+    int r = write_chunk(w, &h, w->raw.data, w->raw.len);
+    ht_encoder_reset(&oc->enc);
+    return r;
+}
+
+static bool put_meta(ht_buf *b, uint16_t key, const void *val, size_t len)
+{
+    return ht_buf_put_u16(b, key) && ht_buf_put_u32(b, (uint32_t)len) && ht_buf_append(b, val, len);
+}
+
+static bool put_meta_str(ht_buf *b, uint16_t key, const char *s)
+{
+    return s ? put_meta(b, key, s, strlen(s)) : true;
+}
+
+ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_options *options,
+                            char *err, size_t errlen)
+{
+    ht_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->zc = ZSTD_createCCtx())) {
+        snprintf(err, errlen, "out of memory");
+        free(w);
+        return NULL;
+    }
+    w->fd = fd;
+    w->level = options && options->CompressionLevel ? options->CompressionLevel : 3;
+    w->chunk_bytes = options && options->ChunkBytes ? options->ChunkBytes : DEFAULT_CHUNK_BYTES;
+    if (w->chunk_bytes > HT_CHUNK_MAX_RAW / 2)
+        w->chunk_bytes = HT_CHUNK_MAX_RAW / 2;
+    w->descs = ht_schema_builtin(&w->desc_count);
+
+    unsigned char fh[HT_FILE_HEADER_SIZE] = {0};
+    memcpy(fh, HT_FILE_MAGIC, 8);
+    ht_store_u16(fh + 8, HT_FORMAT_MAJOR);
+    ht_store_u16(fh + 10, HT_FORMAT_MINOR);
+
+    ht_buf meta = {0};
+    unsigned char clock[16];
+    ht_store_u32(clock, info->Clock.ClockId);
+    ht_store_u32(clock + 4, info->Clock.ResolutionNs);
+    ht_store_u64(clock + 8, (uint64_t)info->Clock.RealtimeOffsetNs);
+    ht_buf descs = {0};
+    bool ok = put_meta(&meta, HT_META_CLOCK, clock, sizeof clock) &&
+              put_meta(&meta, HT_META_START_TIME, &info->StartTimeNs, 8) &&
+              put_meta(&meta, HT_META_OPTIONS, &info->Options, 4) &&
+              put_meta_str(&meta, HT_META_HOST, info->Host) &&
+              put_meta_str(&meta, HT_META_KERNEL, info->Kernel) &&
+              put_meta_str(&meta, HT_META_RECORDER, info->Recorder) &&
+              put_meta_str(&meta, HT_META_COMMAND, info->Command) &&
+              ht_schema_serialize(w->descs, w->desc_count, &descs) &&
+              put_meta(&meta, HT_META_DESCRIPTORS, descs.data, descs.len);
+    ht_buf_free(&descs);
+    if (!ok) {
+        snprintf(err, errlen, "out of memory");
+        ht_buf_free(&meta);
+        ht_writer_destroy(w);
+        return NULL;
+    }
+    ht_chunk_header h = {.kind = HT_CHUNK_META, .ts_first = info->StartTimeNs,
+                         .ts_last = info->StartTimeNs};
+    int saved = w->level;
+    w->level = 0; /* the header stays readable with a hex dump */
+    if (write_all(w, fh, sizeof fh) < 0 || write_chunk(w, &h, meta.data, meta.len) < 0) {
+        snprintf(err, errlen, "cannot write the trace header: %s", strerror(errno));
+        ht_buf_free(&meta);
+        ht_writer_destroy(w);
+        return NULL;
+    }
+    w->level = saved;
+    ht_buf_free(&meta);
+    return w;
+}
+
+static open_chunk *chunk_for(ht_writer *w, uint32_t pid)
+{
+    open_chunk *lru = NULL;
+    for (size_t i = 0; i < w->open_count; i++) {
+        if (w->open[i]->pid == pid)
+            return w->open[i];
+        if (!lru || w->open[i]->last_use < lru->last_use)
+            lru = w->open[i];
+    }
+    if (w->open_count == MAX_OPEN) {
+        if (flush_open(w, lru) < 0)
+            return NULL;
+        lru->pid = pid;
+        return lru;
+    }
+    open_chunk *oc = malloc(sizeof *oc);
+    if (!oc) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ht_encoder_init(&oc->enc);
+    oc->pid = pid;
+    w->open[w->open_count++] = oc;
+    return oc;
+}
+
+int ht_writer_add(ht_writer *w, const ht_event *ev)
+{
+    int tag = ht_schema_builtin_tag(ev->Header.Type);
+    if (tag < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    open_chunk *oc = chunk_for(w, ev->Header.ProcessId);
+    if (!oc)
+        return -1;
+    oc->last_use = ++w->use_clock;
+    if (!ht_encoder_add(&oc->enc, (uint8_t)tag, &w->descs[tag], ev)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    w->events++;
+    if (ht_encoder_raw_size(&oc->enc) >= w->chunk_bytes || oc->enc.count >= MAX_CHUNK_EVENTS)
+        return flush_open(w, oc);
+    return 0;
+}
+
+int ht_writer_flush_process(ht_writer *w, uint32_t pid)
+{
+    for (size_t i = 0; i < w->open_count; i++)
+        if (w->open[i]->pid == pid)
+            return flush_open(w, w->open[i]);
+    return 0;
+}
+
+int ht_writer_flush(ht_writer *w)
+{
+    /* Oldest data first, so that a reader sees chunks in roughly time order. */
+    for (;;) {
+        open_chunk *first = NULL;
+        for (size_t i = 0; i < w->open_count; i++)
+            if (w->open[i]->enc.count &&
+                (!first || w->open[i]->enc.ts_first < first->enc.ts_first))
+                first = w->open[i];
+        if (!first)
+            return 0;
+        if (flush_open(w, first) < 0)
+            return -1;
+    }
+}
+
+int ht_writer_finish(ht_writer *w)
+{
+    if (ht_writer_flush(w) < 0)
+        return -1;
+    ht_buf idx = {0};
+    bool ok = ht_buf_put_u32(&idx, (uint32_t)w->index_len);
+    for (size_t i = 0; ok && i < w->index_len; i++) {
+        index_entry *e = &w->index[i];
+        ok = ht_buf_put_u64(&idx, e->offset) && ht_buf_put_u64(&idx, e->seq) &&
+             ht_buf_put_u32(&idx, e->pid) && ht_buf_put_u32(&idx, e->count) &&
+             ht_buf_put_u64(&idx, e->ts_first) && ht_buf_put_u64(&idx, e->ts_last);
+    }
+    if (!ok) {
+        ht_buf_free(&idx);
+        errno = ENOMEM;
+        return -1;
+    }
+    uint64_t index_at = w->offset;
+    ht_chunk_header h = {.kind = HT_CHUNK_INDEX};
+    int r = write_chunk(w, &h, idx.data, idx.len);
+    ht_buf_free(&idx);
+    if (r < 0)
+        return -1;
+    unsigned char trailer[HT_TRAILER_SIZE];
+    memcpy(trailer, HT_TRAILER_MAGIC, 8);
+    ht_store_u64(trailer + 8, index_at);
+    ht_store_u64(trailer + 16, w->seq);
+    return write_all(w, trailer, sizeof trailer);
+}
+
+void ht_writer_totals(const ht_writer *w, uint64_t *events, uint64_t *chunks, uint64_t *bytes)
+{
+    if (events)
+        *events = w->events;
+    if (chunks)
+        *chunks = w->chunks;
+    if (bytes)
+        *bytes = w->offset;
+}
+
+void ht_writer_destroy(ht_writer *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->open_count; i++) {
+        ht_encoder_free(&w->open[i]->enc);
+        free(w->open[i]);
+    }
+    ZSTD_freeCCtx(w->zc);
+    ht_buf_free(&w->raw);
+    ht_buf_free(&w->packed);
+    free(w->index);
+    free(w);
+}

@@ -201,6 +201,7 @@ enum ht_loss_reason {
     HT_LOSS_BUFFER_FULL = 1,  /* --lossy: the writer found its buffer full */
     HT_LOSS_NO_BUFFER = 2,    /* the process could not get a buffer at all */
     HT_LOSS_WRITE_FAILED = 3, /* the collector could not write chunks (disk full) */
+    HT_LOSS_CORRUPT_BUFFER = 4, /* the traced program damaged its own buffer (an estimate) */
 };
 
 typedef struct ht_lost {

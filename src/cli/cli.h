@@ -29,7 +29,13 @@ void ht_cli_warn(const char *name, const char *fmt, ...) __attribute__((format(p
 int ht_cli_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Builtins. */
+int cmd_record(int argc, char **argv);
+extern const char cmd_record_usage[];
 int cmd_info(int argc, char **argv);
 extern const char cmd_info_usage[];
+int cmd_stats(int argc, char **argv);
+extern const char cmd_stats_usage[];
+int cmd_dump(int argc, char **argv);
+extern const char cmd_dump_usage[];
 
 #endif

@@ -7,8 +7,13 @@
 #include "heaptrail/trace.h"
 
 static const ht_builtin builtins[] = {
+    {"record", cmd_record, "run a program and record its heap events (and its children's)",
+     cmd_record_usage},
     {"info", cmd_info, "summarize a trace file: header, processes, counts, loss, chunks",
      cmd_info_usage},
+    {"stats", cmd_stats, "per-process figures: events, bytes, peak, leaks, sources, threads",
+     cmd_stats_usage},
+    {"dump", cmd_dump, "print every event as text, CSV or JSON Lines", cmd_dump_usage},
 };
 
 #define BUILTIN_COUNT (sizeof builtins / sizeof builtins[0])

@@ -101,6 +101,16 @@ static char *dup_bytes(const unsigned char *p, size_t n)
 static int load_body(ht_trace *t, ht_trace_error *err)
 {
     uint64_t at = t->chunk_offset + HT_CHUNK_HEADER_SIZE;
+    /* A body that runs past the end of the file is a cut file (or a lying
+     * header): find out before allocating what the header promises. */
+    unsigned char last;
+    ssize_t got = t->chunk.body_size ? read_at(t->fd, &last, 1, at + t->chunk.body_size - 1) : 1;
+    if (got < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
+        return -1;
+    }
+    if (got == 0)
+        return 0;
     t->body.len = 0;
     if (!ht_buf_reserve(&t->body, t->chunk.body_size)) {
         set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
@@ -157,7 +167,9 @@ static int next_chunk_header(ht_trace *t, ht_trace_error *err)
         set_error(t, err, HT_TRACE_ERR_IO, t->offset, "read failed: %s", strerror(errno));
         return -1;
     }
-    if (n >= 8 && memcmp(head, HT_TRAILER_MAGIC, 8) == 0) {
+    /* Only a whole trailer says the writer finished: a file cut inside it is
+     * truncated like one cut anywhere else. */
+    if (n >= HT_TRAILER_SIZE && memcmp(head, HT_TRAILER_MAGIC, 8) == 0) {
         t->status.Complete = 1;
         return 0;
     }
@@ -256,8 +268,11 @@ ht_trace *ht_trace_open(const char *path, ht_trace_error *err)
         goto fail;
     }
     struct stat st;
-    if (fstat(t->fd, &st) == 0)
-        t->status.FileSize = (uint64_t)st.st_size;
+    if (fstat(t->fd, &st) < 0) {
+        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "cannot stat: %s", strerror(errno));
+        goto fail;
+    }
+    t->status.FileSize = (uint64_t)st.st_size;
     if (S_ISDIR(st.st_mode)) {
         set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "is a directory");
         goto fail;
@@ -357,7 +372,7 @@ static int open_next_events_chunk(ht_trace *t)
         if (r < 0)
             return -1;
         t->offset = t->chunk_offset + HT_CHUNK_HEADER_SIZE + t->chunk.body_size;
-        if (t->chunk.kind != HT_CHUNK_EVENTS || t->chunk.event_count == 0)
+        if (t->chunk.kind != HT_CHUNK_EVENTS)
             continue; /* index chunks and kinds of newer writers */
         char why[200];
         if (!ht_decoder_start(&t->dec, t->raw.data, t->raw.len, t->chunk.pid, t->descs,
@@ -365,6 +380,17 @@ static int open_next_events_chunk(ht_trace *t)
             set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "chunk %llu: %s",
                       (unsigned long long)t->chunk.seq, why);
             return -1;
+        }
+        /* A header that counts no events over a body that holds some would
+         * hide them: a damaged count, not an empty chunk. */
+        if (t->chunk.event_count == 0) {
+            if (!ht_decoder_done(&t->dec)) {
+                set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
+                          "chunk %llu: its header counts no events but its body holds some",
+                          (unsigned long long)t->chunk.seq);
+                return -1;
+            }
+            continue;
         }
         t->chunk_left = t->chunk.event_count;
         t->status.ChunksRead++;

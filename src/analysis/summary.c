@@ -1,0 +1,393 @@
+/* The streaming trace summary (see summary.h). */
+#include "analysis/summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 64
+
+typedef struct type_slot {
+    uint16_t type;
+    char name[NAME_MAX_LEN];
+} type_slot;
+
+struct ht_summary {
+    ht_process_summary **procs; /* pointers, so that entries never move */
+    size_t nprocs, cap;
+    ht_idmap by_pid;            /* pid -> index of its latest entry */
+    uint32_t last_pid;          /* one-entry cache: events come a chunk of one pid at a time */
+    ht_process_summary *last;
+
+    int16_t slot_of[256];       /* slot of each type number below 256, -1 when unseen */
+    type_slot slots[HT_SUMMARY_MAX_TYPES];
+    size_t nslots;
+
+    uint64_t live_bytes;        /* sum over running images, for the trace-wide peak */
+    ht_idmap threads;           /* every thread id of the trace */
+    ht_usage totals;
+};
+
+ht_summary *ht_summary_create(void)
+{
+    ht_summary *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    memset(s->slot_of, 0xFF, sizeof s->slot_of);
+    ht_idmap_init(&s->by_pid);
+    ht_idmap_init(&s->threads);
+    return s;
+}
+
+void ht_summary_destroy(ht_summary *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nprocs; i++) {
+        ht_process_summary *p = s->procs[i];
+        ht_live_destroy(&p->live);
+        ht_idmap_destroy(&p->threads);
+        free(p->command);
+        free(p->executable);
+        free(p);
+    }
+    free(s->procs);
+    ht_idmap_destroy(&s->by_pid);
+    ht_idmap_destroy(&s->threads);
+    free(s);
+}
+
+static ht_process_summary *new_entry(ht_summary *s, uint32_t pid)
+{
+    if (s->nprocs == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        ht_process_summary **n = realloc(s->procs, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        s->procs = n;
+        s->cap = cap;
+    }
+    ht_process_summary *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (ht_idmap_put(&s->by_pid, pid, (uint32_t)s->nprocs) < 0) {
+        free(p);
+        return NULL;
+    }
+    p->pid = pid;
+    ht_live_init(&p->live);
+    ht_idmap_init(&p->threads);
+    s->procs[s->nprocs++] = p;
+    s->last_pid = pid;
+    s->last = p;
+    return p;
+}
+
+/* The running entry of pid, or NULL when it has none. */
+static ht_process_summary *running(ht_summary *s, uint32_t pid)
+{
+    if (s->last && s->last_pid == pid && !s->last->ended)
+        return s->last;
+    uint32_t index;
+    if (!ht_idmap_get(&s->by_pid, pid, &index) || s->procs[index]->ended)
+        return NULL;
+    s->last_pid = pid;
+    s->last = s->procs[index];
+    return s->last;
+}
+
+/* The image's end: what is live leaks, and its memory leaves the trace-wide sum. */
+static void end_image(ht_summary *s, ht_process_summary *p)
+{
+    p->usage.leaked_bytes = p->usage.live_bytes;
+    p->usage.leaked_blocks = p->usage.live_blocks;
+    s->live_bytes -= p->usage.live_bytes;
+    ht_live_destroy(&p->live);
+    ht_idmap_destroy(&p->threads);
+    p->ended = 1;
+}
+
+static char *copy_bytes(const ht_str *str, size_t *len)
+{
+    char *c = malloc(str->len + 1u);
+    if (!c)
+        return NULL;
+    if (str->len)
+        memcpy(c, str->data, str->len);
+    c[str->len] = '\0';
+    *len = str->len;
+    return c;
+}
+
+/* Name the image from its PROCESS_START: the arguments, NUL-separated in the
+ * event, read as one line. */
+static int name_image(ht_process_summary *p, const ht_process_start *ps)
+{
+    ht_str cl = ps->CommandLine;
+    while (cl.len && cl.data[cl.len - 1] == '\0')
+        cl.len--;
+    if (!(p->command = copy_bytes(&cl, &p->command_len)) ||
+        !(p->executable = copy_bytes(&ps->Executable, &p->executable_len)))
+        return -1;
+    for (size_t i = 0; i < p->command_len; i++)
+        if (p->command[i] == '\0')
+            p->command[i] = ' ';
+    p->ppid = ps->ParentPid;
+    p->started = 1;
+    return 0;
+}
+
+/* The entry a PROCESS_START belongs to: the running one if it has no name
+ * yet, else a new one (after an exec, the old image ends first). */
+static ht_process_summary *start_image(ht_summary *s, const ht_event *ev)
+{
+    uint32_t pid = ev->Header.ProcessId;
+    ht_process_summary *p = running(s, pid);
+    int exec = 0;
+    if (p && p->started) {
+        end_image(s, p);
+        exec = 1;
+        p = NULL;
+    }
+    if (!p && !(p = new_entry(s, pid)))
+        return NULL;
+    p->after_exec = exec;
+    return name_image(p, &ev->u.ProcessStart) < 0 ? NULL : p;
+}
+
+static int slot_for(ht_summary *s, const ht_event *ev)
+{
+    uint16_t type = ev->Header.Type;
+    if (type < 256 && s->slot_of[type] >= 0)
+        return s->slot_of[type];
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i].type == type)
+            return (int)i;
+    if (s->nslots == HT_SUMMARY_MAX_TYPES)
+        return -1;
+    type_slot *t = &s->slots[s->nslots];
+    t->type = type;
+    const char *name = ht_event_type_name(type);
+    if (!name || (ev->Header.Flags & HT_EVENT_FLAG_UNKNOWN_TYPE))
+        name = ev->Name;
+    if (name)
+        snprintf(t->name, sizeof t->name, "%s", name);
+    else
+        snprintf(t->name, sizeof t->name, "type_0x%x", type);
+    if (type < 256)
+        s->slot_of[type] = (int16_t)s->nslots;
+    return (int)s->nslots++;
+}
+
+static int note_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
+{
+    if (p->have_tid && p->last_tid == tid)
+        return 0;
+    int r = ht_idmap_put(&p->threads, tid, 0);
+    if (r < 0 || ht_idmap_put(&s->threads, tid, 0) < 0)
+        return -1;
+    p->usage.threads += (uint64_t)r;
+    p->last_tid = tid;
+    p->have_tid = 1;
+    return 0;
+}
+
+static inline unsigned source_slot(uint32_t source)
+{
+    return source < HT_SUMMARY_SOURCES ? source : 0;
+}
+
+/* Bring the live figures up to date after a change of the live table, and
+ * raise the peaks. */
+static inline void settle(ht_summary *s, ht_process_summary *p, uint64_t ts)
+{
+    ht_usage *u = &p->usage;
+    uint64_t now = ht_live_bytes(&p->live);
+    s->live_bytes += now - u->live_bytes; /* modular: right for a decrease too */
+    u->live_bytes = now;
+    u->live_blocks = ht_live_count(&p->live);
+    if (now > u->peak_bytes) {
+        u->peak_bytes = now;
+        u->peak_time = ts;
+    }
+    if (s->live_bytes > s->totals.peak_bytes) {
+        s->totals.peak_bytes = s->live_bytes;
+        s->totals.peak_time = ts;
+    }
+}
+
+/* A new block at address (0: the allocation failed). */
+static int add_block(ht_process_summary *p, const ht_event_header *h, uint64_t heap,
+                     uint64_t address, uint64_t size)
+{
+    if (address == 0)
+        return 0;
+    ht_live_block b = {.size = size, .timestamp = h->TimeStamp, .heap = heap,
+                       .stack_id = h->StackId, .tid = h->ThreadId};
+    int r = ht_live_insert(&p->live, address, &b, NULL);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        p->usage.anomalies.alloc_over_live++;
+    p->usage.bytes_allocated += size;
+    return 0;
+}
+
+static int heap_event(ht_summary *s, ht_process_summary *p, const ht_event *ev)
+{
+    const ht_event_header *h = &ev->Header;
+    ht_usage *u = &p->usage;
+    switch (h->Type) {
+    case HT_EVENT_HEAP_ALLOC: {
+        const ETW_HEAP_EVENT_ALLOC *a = &ev->u.Alloc;
+        u->by_source[source_slot(a->Source)]++;
+        if (add_block(p, h, a->HeapHandle, a->Address, a->Size) < 0)
+            return -1;
+        break;
+    }
+    case HT_EVENT_HEAP_FREE: {
+        const ETW_HEAP_EVENT_FREE *f = &ev->u.Free;
+        if (f->Address && !ht_live_remove(&p->live, f->Address, NULL))
+            u->anomalies.free_unknown++;
+        break;
+    }
+    case HT_EVENT_HEAP_REALLOC: {
+        const ETW_HEAP_EVENT_REALLOC *r = &ev->u.Realloc;
+        u->by_source[source_slot(r->Source)]++;
+        if (r->OldAddress && !ht_live_remove(&p->live, r->OldAddress, NULL))
+            u->anomalies.realloc_unknown++;
+        if (add_block(p, h, r->HeapHandle, r->NewAddress, r->NewSize) < 0)
+            return -1;
+        break;
+    }
+    default:
+        return 0;
+    }
+    settle(s, p, h->TimeStamp);
+    return 0;
+}
+
+int ht_summary_add(ht_summary *s, const ht_event *ev)
+{
+    const ht_event_header *h = &ev->Header;
+    int known = !(h->Flags & HT_EVENT_FLAG_UNKNOWN_TYPE);
+    ht_process_summary *p;
+    if (h->Type == HT_EVENT_PROCESS_START && known)
+        p = start_image(s, ev);
+    else if (!(p = running(s, h->ProcessId)))
+        p = new_entry(s, h->ProcessId);
+    if (!p)
+        return -1;
+
+    ht_usage *u = &p->usage;
+    if (u->events == 0 || h->TimeStamp < u->first_time)
+        u->first_time = h->TimeStamp;
+    if (h->TimeStamp > u->last_time)
+        u->last_time = h->TimeStamp;
+    u->events++;
+    int slot = slot_for(s, ev);
+    if (slot >= 0)
+        u->by_type[slot]++;
+    if (note_thread(s, p, h->ThreadId) < 0)
+        return -1;
+    if (!known)
+        return 0;
+    switch (h->Type) {
+    case HT_EVENT_HEAP_ALLOC:
+    case HT_EVENT_HEAP_FREE:
+    case HT_EVENT_HEAP_REALLOC:
+        return heap_event(s, p, ev);
+    case HT_EVENT_LOST:
+        u->lost_events += ev->u.Lost.EventsLost;
+        return 0;
+    case HT_EVENT_PROCESS_EXIT:
+        p->exited = 1;
+        p->exit_known = ev->u.ProcessExit.KnownStatus != 0;
+        p->exit_status = ev->u.ProcessExit.ExitStatus;
+        end_image(s, p);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void add_usage(ht_usage *t, const ht_usage *u)
+{
+    if (u->events) {
+        if (t->events == 0 || u->first_time < t->first_time)
+            t->first_time = u->first_time;
+        if (u->last_time > t->last_time)
+            t->last_time = u->last_time;
+    }
+    t->events += u->events;
+    for (size_t i = 0; i < HT_SUMMARY_MAX_TYPES; i++)
+        t->by_type[i] += u->by_type[i];
+    t->bytes_allocated += u->bytes_allocated;
+    t->live_bytes += u->live_bytes;
+    t->live_blocks += u->live_blocks;
+    t->leaked_bytes += u->leaked_bytes;
+    t->leaked_blocks += u->leaked_blocks;
+    for (size_t i = 0; i < HT_SUMMARY_SOURCES; i++)
+        t->by_source[i] += u->by_source[i];
+    t->lost_events += u->lost_events;
+    t->anomalies.free_unknown += u->anomalies.free_unknown;
+    t->anomalies.realloc_unknown += u->anomalies.realloc_unknown;
+    t->anomalies.alloc_over_live += u->anomalies.alloc_over_live;
+}
+
+void ht_summary_finish(ht_summary *s)
+{
+    ht_usage *t = &s->totals;
+    uint64_t peak = t->peak_bytes, peak_time = t->peak_time;
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < s->nprocs; i++) {
+        ht_process_summary *p = s->procs[i];
+        if (!p->ended)
+            end_image(s, p);
+        add_usage(t, &p->usage);
+    }
+    t->peak_bytes = peak;
+    t->peak_time = peak_time;
+    t->threads = ht_idmap_count(&s->threads);
+    ht_idmap_destroy(&s->threads);
+    ht_idmap_destroy(&s->by_pid);
+    s->last = NULL;
+}
+
+size_t ht_summary_process_count(const ht_summary *s) { return s->nprocs; }
+
+const ht_process_summary *ht_summary_process(const ht_summary *s, size_t index)
+{
+    return index < s->nprocs ? s->procs[index] : NULL;
+}
+
+const ht_usage *ht_summary_totals(const ht_summary *s) { return &s->totals; }
+
+const char *ht_summary_type(const ht_summary *s, size_t index, uint16_t *type)
+{
+    if (index >= s->nslots)
+        return NULL;
+    if (type)
+        *type = s->slots[index].type;
+    return s->slots[index].name;
+}
+
+uint64_t ht_summary_type_count(const ht_summary *s, const ht_usage *u, uint16_t type)
+{
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i].type == type)
+            return u->by_type[i];
+    return 0;
+}
+
+const char *ht_summary_source_name(unsigned slot)
+{
+    return slot > 0 && slot < HT_SUMMARY_SOURCES ? ht_source_name(slot) : "unknown";
+}
+
+uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address)
+{
+    ht_process_summary *p = running(s, pid);
+    const ht_live_block *b = p ? ht_live_find(&p->live, address) : NULL;
+    return b ? b->size : 0;
+}

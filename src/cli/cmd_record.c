@@ -1,0 +1,500 @@
+/* heaptrail record: run a program with the preload library, collect the
+ * events of it and of every process it starts, and write one trace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis/summary.h"
+#include "cli/cli.h"
+#include "heaptrail/writer.h"
+#include "trace/clock.h"
+#include "trace/collector.h"
+#include "trace/session.h"
+
+const char cmd_record_usage[] =
+    "usage: heaptrail record [OPTIONS] [--] COMMAND [ARGS...]\n"
+    "\n"
+    "Run COMMAND and record every heap allocation, free and reallocation of it and\n"
+    "of every process it starts into one trace file. Exits with COMMAND's status.\n"
+    "\n"
+    "  -o, --output FILE     trace file (default: heaptrail.COMMAND.PID.ht)\n"
+    "  -f, --force           overwrite FILE if it exists\n"
+    "      --no-follow       trace COMMAND only, not the processes it starts\n"
+    "      --lossy           when a buffer is full, drop and count events rather\n"
+    "                        than make the program wait (the default loses nothing)\n"
+    "      --buffer-size N   bytes of buffer per traced thread (K, M, G suffixes;\n"
+    "                        rounded up to a power of two; default 1M)\n"
+    "      --no-stacks       record no call stacks\n"
+    "      --heap=system     trace the program's own allocator (the default)\n"
+    "      --heap=heaptrail  run it on the heaptrail heap (not available yet)\n"
+    "  -q, --quiet           print no summary\n"
+    "\n"
+    "Environment: HEAPTRAIL_PRELOAD names the preload library to use instead of\n"
+    "the one installed beside this program.\n";
+
+typedef struct record_options {
+    const char *output;
+    bool force, no_follow, lossy, quiet;
+    uint32_t ring_bytes;
+    char **argv;
+} record_options;
+
+static volatile sig_atomic_t forward_signal;
+
+static void on_terminate(int sig) { forward_signal = sig; }
+
+static bool parse_size(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v < HT_SESSION_MIN_RING || v > HT_SESSION_MAX_RING)
+        return false;
+    uint32_t p = HT_SESSION_MIN_RING;
+    while (p < v)
+        p <<= 1;
+    *out = p;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, record_options *o)
+{
+    enum { OPT_NO_FOLLOW = 256, OPT_LOSSY, OPT_BUFFER, OPT_NO_STACKS, OPT_HEAP };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+        {"no-follow", no_argument, NULL, OPT_NO_FOLLOW}, {"lossy", no_argument, NULL, OPT_LOSSY},
+        {"buffer-size", required_argument, NULL, OPT_BUFFER},
+        {"no-stacks", no_argument, NULL, OPT_NO_STACKS}, {"heap", required_argument, NULL, OPT_HEAP},
+        {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+    *o = (record_options){.ring_bytes = HT_SESSION_DEFAULT_RING};
+    opterr = 0;
+    optind = 1;
+    int c;
+    /* '+': options end at the command, whose own options are its business. */
+    while ((c = getopt_long(argc, argv, "+:o:fq", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'f': o->force = true; break;
+        case 'q': o->quiet = true; break;
+        case OPT_NO_FOLLOW: o->no_follow = true; break;
+        case OPT_LOSSY: o->lossy = true; break;
+        case OPT_NO_STACKS: break; /* stacks are not recorded yet: nothing to turn off */
+        case OPT_BUFFER:
+            if (!parse_size(optarg, &o->ring_bytes))
+                return ht_cli_usage_error("record", "bad --buffer-size '%s' (64K to 1G)", optarg);
+            break;
+        case OPT_HEAP:
+            if (strcmp(optarg, "system") == 0)
+                break;
+            if (strcmp(optarg, "heaptrail") == 0) {
+                ht_cli_error("record", "--heap=heaptrail: the heaptrail heap is not built yet");
+                return HT_EXIT_USAGE;
+            }
+            return ht_cli_usage_error("record", "bad --heap '%s' (system or heaptrail)", optarg);
+        case ':':
+            return ht_cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return ht_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return ht_cli_usage_error("record", "no command to record");
+    o->argv = argv + optind;
+    return 0;
+}
+
+/* Find the program as execvp would; false with errno when it cannot run. */
+static bool resolve_program(const char *name, char *out, size_t outlen)
+{
+    if (strchr(name, '/')) {
+        snprintf(out, outlen, "%s", name);
+        return access(out, X_OK) == 0 || (errno = errno ? errno : EACCES, false);
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int saved = ENOENT;
+    for (const char *p = path; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        snprintf(out, outlen, "%.*s%s%s", (int)len, p, len ? "/" : "", name);
+        struct stat st;
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(out, X_OK) == 0)
+                return true;
+            saved = EACCES;
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    errno = saved;
+    return false;
+}
+
+/* The preload library: HEAPTRAIL_PRELOAD, else ../lib beside this program. */
+static bool find_preload(char *out, size_t outlen)
+{
+    const char *env = getenv("HEAPTRAIL_PRELOAD");
+    if (env && *env) {
+        snprintf(out, outlen, "%s", env);
+        return access(out, R_OK) == 0;
+    }
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        return false;
+    self[len] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    const char *libdirs[] = {"/../lib/", "/../lib/x86_64-linux-gnu/", "/../lib64/"};
+    for (size_t i = 0; i < sizeof libdirs / sizeof *libdirs; i++) {
+        int n = snprintf(out, outlen, "%s%slibheaptrail-preload.so", self, libdirs[i]);
+        if (n > 0 && (size_t)n < outlen && access(out, R_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int open_output(const record_options *o, char *path, size_t pathlen)
+{
+    if (o->output)
+        snprintf(path, pathlen, "%s", o->output);
+    else {
+        const char *base = strrchr(o->argv[0], '/');
+        snprintf(path, pathlen, "heaptrail.%s.%d.ht", base ? base + 1 : o->argv[0], (int)getpid());
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            ht_cli_error("record", "%s is a symbolic link; refusing to write through it", path);
+            return -1;
+        }
+        if (!o->force) {
+            ht_cli_error("record", "%s exists; use -f to overwrite it", path);
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            ht_cli_error("record", "%s is not a regular file", path);
+            return -1;
+        }
+    }
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (o->force ? O_TRUNC : O_EXCL);
+    int fd = open(path, flags, 0600);
+    if (fd < 0) {
+        ht_cli_error("record", "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* An existing file kept its mode through O_TRUNC: a trace is private. */
+    if (fchmod(fd, 0600) < 0) {
+        ht_cli_error("record", "cannot set the mode of %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The child: environment, then exec. Reports exec's errno through the pipe. */
+static void run_child(const record_options *o, const char *program, const char *preload,
+                      const char *session, int report)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *value = malloc(strlen(preload) + (old ? strlen(old) : 0) + 2);
+    if (value) {
+        sprintf(value, "%s%s%s", preload, old && *old ? ":" : "", old && *old ? old : "");
+        setenv("LD_PRELOAD", value, 1);
+    }
+    setenv(HT_SESSION_ENV, session, 1);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    execv(program, o->argv);
+    int e = errno;
+    if (write(report, &e, sizeof e) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+typedef struct record_sink {
+    ht_writer *writer;
+    ht_summary *summary;
+    bool write_failed;
+    int write_errno;
+} record_sink;
+
+static int sink_event(const ht_event *ev, void *ctx)
+{
+    record_sink *s = ctx;
+    ht_event copy;
+    const ht_event *e = ev;
+    if (ev->Header.Type == HT_EVENT_HEAP_REALLOC) {
+        /* The program does not know the block's previous size; we do. */
+        copy = *ev;
+        copy.u.Realloc.OldSize =
+            ht_summary_block_size(s->summary, ev->Header.ProcessId, ev->u.Realloc.OldAddress);
+        e = &copy;
+    }
+    if (ht_summary_add(s->summary, e) < 0)
+        return -1;
+    if (!s->write_failed && ht_writer_add(s->writer, e) < 0) {
+        s->write_failed = true;
+        s->write_errno = errno;
+    }
+    if (e->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
+        ht_writer_flush_process(s->writer, e->Header.ProcessId);
+    return 0;
+}
+
+static void human_bytes(char *buf, size_t len, double v)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void print_summary(const char *path, const ht_summary *sum, const ht_collector_stats *cs,
+                          uint64_t file_bytes)
+{
+    const ht_usage *t = ht_summary_totals(sum);
+    char alloc[32], peak[32], leak[32], size[32];
+    human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
+    human_bytes(peak, sizeof peak, (double)t->peak_bytes);
+    human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
+    human_bytes(size, sizeof size, (double)file_bytes);
+    fprintf(stderr,
+            "heaptrail record: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
+            "heaptrail record: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"
+            "heaptrail record: wrote %s (%s, %.2f bytes/event)\n",
+            ht_summary_process_count(sum), ht_summary_process_count(sum) == 1 ? "" : "es",
+            cs->events, cs->lost, alloc, peak, leak, t->leaked_blocks, path, size,
+            cs->events ? (double)file_bytes / (double)cs->events : 0.0);
+}
+
+int cmd_record(int argc, char **argv)
+{
+    record_options o;
+    int r = parse_options(argc, argv, &o);
+    if (r)
+        return r;
+
+    char program[PATH_MAX];
+    if (!resolve_program(o.argv[0], program, sizeof program)) {
+        ht_cli_error("record", "cannot execute '%s': %s", o.argv[0], strerror(errno));
+        return 127;
+    }
+    struct stat st;
+    if (stat(program, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+        ht_cli_error("record",
+                     "refusing to trace %s: it is set-user-ID or set-group-ID, and the loader "
+                     "ignores LD_PRELOAD for such programs",
+                     program);
+        return HT_EXIT_FAILURE;
+    }
+    char preload[PATH_MAX];
+    if (!find_preload(preload, sizeof preload)) {
+        ht_cli_error("record", "cannot find libheaptrail-preload.so (set HEAPTRAIL_PRELOAD)");
+        return HT_EXIT_FAILURE;
+    }
+
+    char path[PATH_MAX];
+    int fd = open_output(&o, path, sizeof path);
+    if (fd < 0)
+        return HT_EXIT_FAILURE;
+
+    char err[256];
+    uint32_t flags = (o.lossy ? HT_SESSION_LOSSY : 0) | (o.no_follow ? HT_SESSION_NO_FOLLOW : 0);
+    ht_collector *col = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o.ring_bytes, flags, err,
+                                            sizeof err);
+    if (!col) {
+        ht_cli_error("record", "%s", err);
+        unlink(path);
+        close(fd);
+        return HT_EXIT_FAILURE;
+    }
+
+    /* The header: clock, host, command. */
+    struct utsname un;
+    uname(&un);
+    struct timespec mono, real, res;
+    clock_gettime(HT_TRACE_CLOCK, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_getres(HT_TRACE_CLOCK, &res);
+    char command[4096] = "";
+    for (char **a = o.argv; *a; a++) {
+        size_t used = strlen(command);
+        snprintf(command + used, sizeof command - used, "%s%s", a == o.argv ? "" : " ", *a);
+    }
+    char recorder[64];
+    snprintf(recorder, sizeof recorder, "heaptrail %s", ht_version());
+    ht_trace_info info = {
+        .Clock = {HT_TRACE_CLOCK, (uint32_t)res.tv_nsec,
+                  ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
+        .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
+        .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = command,
+        .Options = (o.lossy ? HT_TRACE_OPT_LOSSY : 0) | (o.no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0)};
+    ht_writer *writer = ht_writer_create(fd, &info, NULL, err, sizeof err);
+    ht_summary *summary = ht_summary_create();
+    if (!writer || !summary) {
+        ht_cli_error("record", "%s: %s", path, writer ? "out of memory" : err);
+        ht_writer_destroy(writer);
+        ht_summary_destroy(summary);
+        ht_collector_destroy(col);
+        unlink(path);
+        close(fd);
+        return HT_EXIT_FAILURE;
+    }
+
+    /* Orphaned descendants become our children, so we see every exit. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        ht_cli_error("record", "pipe: %s", strerror(errno));
+        return HT_EXIT_FAILURE;
+    }
+    /* The terminal's ^C and ^\ reach the program too; the program decides,
+     * and we keep collecting until it is gone. TERM and HUP are passed on. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_terminate};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    pid_t child = fork();
+    if (child < 0) {
+        ht_cli_error("record", "fork: %s", strerror(errno));
+        unlink(path);
+        return HT_EXIT_FAILURE;
+    }
+    if (child == 0) {
+        close(report[0]);
+        run_child(&o, program, preload, ht_collector_session_path(col), report[1]);
+    }
+    close(report[1]);
+    ht_collector_set_root(col, child);
+    int exec_errno = 0;
+    ssize_t got = read(report[0], &exec_errno, sizeof exec_errno);
+    close(report[0]);
+    if (got == (ssize_t)sizeof exec_errno) {
+        waitpid(child, NULL, 0);
+        ht_cli_error("record", "cannot execute '%s': %s", o.argv[0], strerror(exec_errno));
+        ht_writer_destroy(writer);
+        ht_summary_destroy(summary);
+        ht_collector_destroy(col);
+        unlink(path);
+        close(fd);
+        return 127;
+    }
+
+    record_sink sink = {writer, summary, false, 0};
+    int child_status = 0;
+    bool child_done = false, failed = false;
+    long idle_ns = 0;
+    uint64_t last_owner_check = 0;
+    for (;;) {
+        if (forward_signal) {
+            kill(child, forward_signal);
+            forward_signal = 0;
+        }
+        long n = ht_collector_round(col, sink_event, &sink, false);
+        if (n < 0) {
+            failed = true;
+            break;
+        }
+        int status;
+        pid_t p;
+        bool any_children = true;
+        while ((p = waitpid(-1, &status, WNOHANG)) != 0) {
+            if (p < 0) {
+                any_children = errno != ECHILD;
+                break;
+            }
+            if (p == child) {
+                child_status = status;
+                child_done = true;
+            }
+            ht_collector_process_ended(col, p, status, true);
+        }
+        uint64_t now = ht_now_ns();
+        if (now - last_owner_check > 100000000u) {
+            ht_collector_check_owners(col);
+            last_owner_check = now;
+        }
+        if (!any_children)
+            break;
+        /* Poll fast while events flow, back off to 10 ms when idle. */
+        idle_ns = n > 0 ? 0 : idle_ns ? (idle_ns * 2 > 10000000 ? 10000000 : idle_ns * 2) : 100000;
+        if (idle_ns) {
+            struct timespec ts = {0, idle_ns};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (!failed) {
+        ht_collector_check_owners(col);
+        failed = ht_collector_round(col, sink_event, &sink, true) < 0;
+    }
+    ht_summary_finish(summary);
+    ht_collector_stats cs;
+    ht_collector_get_stats(col, &cs);
+    int status = HT_EXIT_OK;
+    if (failed) {
+        ht_cli_error("record", "out of memory while collecting");
+        status = HT_EXIT_FAILURE;
+    }
+    if (!sink.write_failed && ht_writer_finish(writer) < 0) {
+        sink.write_failed = true;
+        sink.write_errno = errno;
+    }
+    uint64_t bytes = 0;
+    ht_writer_totals(writer, NULL, NULL, &bytes);
+    if (sink.write_failed) {
+        ht_cli_error("record", "cannot write %s: %s; the trace holds what was written before",
+                     path, strerror(sink.write_errno));
+        status = HT_EXIT_FAILURE;
+    }
+    if (close(fd) < 0 && status == HT_EXIT_OK) {
+        ht_cli_error("record", "cannot write %s: %s", path, strerror(errno));
+        status = HT_EXIT_FAILURE;
+    }
+    if (!o.quiet)
+        print_summary(path, summary, &cs, bytes);
+    ht_writer_destroy(writer);
+    ht_summary_destroy(summary);
+    ht_collector_destroy(col);
+    if (status != HT_EXIT_OK)
+        return status;
+    if (!child_done)
+        return HT_EXIT_FAILURE;
+    if (WIFSIGNALED(child_status))
+        return 128 + WTERMSIG(child_status);
+    return WEXITSTATUS(child_status);
+}

@@ -1,0 +1,523 @@
+#include "trace/collector.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "trace/clock.h"
+#include "trace/session.h"
+
+/* Publish consumed room to a writer at least this often within a round, so
+ * that a writer waiting on a full ring is not held for a whole round. */
+#define TAIL_PUBLISH_EVERY 256
+
+typedef struct slot_state {
+    uint64_t cursor;    /* == the slot's tail */
+    uint64_t head;      /* head read at the start of the round */
+    uint64_t lost_seen; /* writer's lost counter already reported */
+    uint32_t pid, tid;  /* owner, copied when first seen */
+    uint32_t since_publish;
+    bool dead;          /* owner gone: reclaim once drained */
+} slot_state;
+
+typedef struct ended_process {
+    uint32_t pid;
+    int status;
+    bool known;
+    uint64_t when;
+} ended_process;
+
+struct ht_collector {
+    int fd;
+    void *base;
+    size_t size;
+    ht_session_control *control;
+    uint32_t slots, ring_bytes;
+    char path[64];
+    slot_state *st;
+    ended_process *ended;
+    size_t nended, ended_cap;
+    uint32_t *seen_pids;
+    size_t nseen, seen_cap;
+    uint64_t lost_no_slot_seen;
+    uint32_t root_pid;
+    ht_collector_stats stats;
+    uint64_t scratch[HT_RECORD_MAX_WORDS];
+    /* min-heap of slots by the time of their next record */
+    uint32_t *heap;
+    uint64_t *heap_ts;
+    size_t heap_len;
+};
+
+ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags, char *err,
+                                  size_t errlen)
+{
+    ht_collector *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->fd = -1;
+    c->base = MAP_FAILED;
+    c->slots = slots;
+    c->ring_bytes = ring_bytes;
+    c->size = ht_session_bytes(slots, ring_bytes);
+    c->st = calloc(slots, sizeof *c->st);
+    c->heap = calloc(slots, sizeof *c->heap);
+    c->heap_ts = calloc(slots, sizeof *c->heap_ts);
+    if (!c->st || !c->heap || !c->heap_ts) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* A memfd, not a file in /dev/shm: no size limit of a mounted tmpfs, and
+     * it disappears with the collector. Untouched ring pages cost nothing. */
+    c->fd = memfd_create("heaptrail-session", MFD_CLOEXEC);
+    if (c->fd < 0 || ftruncate(c->fd, (off_t)c->size) < 0) {
+        snprintf(err, errlen, "cannot create the session memory: %s", strerror(errno));
+        goto fail;
+    }
+    c->base = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+    if (c->base == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map the session memory: %s", strerror(errno));
+        goto fail;
+    }
+    c->control = c->base;
+    *c->control = (ht_session_control){.magic = HT_SESSION_MAGIC,
+                                        .version = HT_SESSION_VERSION,
+                                        .slot_count = slots,
+                                        .ring_bytes = ring_bytes,
+                                        .flags = flags,
+                                        .collector_pid = (uint32_t)getpid(),
+                                        .state = HT_SESSION_RUNNING};
+    snprintf(c->path, sizeof c->path, "/proc/%d/fd/%d", (int)getpid(), c->fd);
+    return c;
+fail:
+    ht_collector_destroy(c);
+    return NULL;
+}
+
+void ht_collector_destroy(ht_collector *c)
+{
+    if (!c)
+        return;
+    if (c->base != MAP_FAILED) {
+        __atomic_store_n(&c->control->state, HT_SESSION_STOPPED, __ATOMIC_RELEASE);
+        munmap(c->base, c->size);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->st);
+    free(c->heap);
+    free(c->heap_ts);
+    free(c->ended);
+    free(c->seen_pids);
+    free(c);
+}
+
+const char *ht_collector_session_path(const ht_collector *c) { return c->path; }
+
+void ht_collector_set_root(ht_collector *c, pid_t pid)
+{
+    c->root_pid = (uint32_t)pid;
+    __atomic_store_n(&c->control->root_pid, (uint32_t)pid, __ATOMIC_RELEASE);
+}
+
+void ht_collector_get_stats(const ht_collector *c, ht_collector_stats *out) { *out = c->stats; }
+
+static bool pid_seen(ht_collector *c, uint32_t pid)
+{
+    for (size_t i = 0; i < c->nseen; i++)
+        if (c->seen_pids[i] == pid)
+            return true;
+    return false;
+}
+
+static void note_pid(ht_collector *c, uint32_t pid)
+{
+    if (pid_seen(c, pid))
+        return;
+    if (c->nseen == c->seen_cap) {
+        size_t cap = c->seen_cap ? c->seen_cap * 2 : 64;
+        uint32_t *n = realloc(c->seen_pids, cap * sizeof *n);
+        if (!n)
+            return; /* only costs the exit event of this process */
+        c->seen_pids = n;
+        c->seen_cap = cap;
+    }
+    c->seen_pids[c->nseen++] = pid;
+}
+
+static bool ended_listed(ht_collector *c, uint32_t pid)
+{
+    for (size_t i = 0; i < c->nended; i++)
+        if (c->ended[i].pid == pid)
+            return true;
+    return false;
+}
+
+void ht_collector_process_ended(ht_collector *c, pid_t pid, int status, bool known)
+{
+    if (ended_listed(c, (uint32_t)pid))
+        return;
+    if (c->nended == c->ended_cap) {
+        size_t cap = c->ended_cap ? c->ended_cap * 2 : 16;
+        ended_process *n = realloc(c->ended, cap * sizeof *n);
+        if (!n)
+            return;
+        c->ended = n;
+        c->ended_cap = cap;
+    }
+    c->ended[c->nended++] = (ended_process){(uint32_t)pid, status, known, ht_now_ns()};
+}
+
+void ht_collector_check_owners(ht_collector *c)
+{
+    uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < used; i++) {
+        ht_slot *s = ht_session_slot(c->base, i);
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HT_SLOT_OWNED || c->st[i].dead)
+            continue;
+        uint32_t pid = s->pid, tid = s->tid;
+        if (pid == 0 || syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH)
+            continue;
+        c->st[i].dead = true;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+            ht_collector_process_ended(c, (pid_t)pid, 0, false);
+    }
+}
+
+/* ---- the round -------------------------------------------------------------- */
+
+static inline uint64_t *ring_of(ht_collector *c, uint32_t i)
+{
+    return ht_session_ring(c->base, c->slots, c->ring_bytes, i);
+}
+
+static inline uint64_t ring_word(ht_collector *c, uint64_t *ring, uint64_t byte_pos)
+{
+    return __atomic_load_n(&ring[(byte_pos >> 3) & (c->ring_bytes / 8 - 1)], __ATOMIC_RELAXED);
+}
+
+static void heap_push(ht_collector *c, uint32_t slot, uint64_t ts)
+{
+    size_t k = c->heap_len++;
+    while (k > 0) {
+        size_t parent = (k - 1) / 2;
+        if (c->heap_ts[parent] <= ts)
+            break;
+        c->heap[k] = c->heap[parent];
+        c->heap_ts[k] = c->heap_ts[parent];
+        k = parent;
+    }
+    c->heap[k] = slot;
+    c->heap_ts[k] = ts;
+}
+
+static uint32_t heap_pop(ht_collector *c)
+{
+    uint32_t top = c->heap[0];
+    uint32_t last = c->heap[--c->heap_len];
+    uint64_t last_ts = c->heap_ts[c->heap_len];
+    size_t k = 0;
+    for (;;) {
+        size_t child = 2 * k + 1;
+        if (child >= c->heap_len)
+            break;
+        if (child + 1 < c->heap_len && c->heap_ts[child + 1] < c->heap_ts[child])
+            child++;
+        if (c->heap_ts[child] >= last_ts)
+            break;
+        c->heap[k] = c->heap[child];
+        c->heap_ts[k] = c->heap_ts[child];
+        k = child;
+    }
+    c->heap[k] = last;
+    c->heap_ts[k] = last_ts;
+    return top;
+}
+
+static int deliver(ht_collector *c, ht_collector_sink sink, void *ctx, ht_event *ev)
+{
+    c->stats.events++;
+    return sink(ev, ctx);
+}
+
+static int deliver_lost(ht_collector *c, ht_collector_sink sink, void *ctx, uint32_t pid,
+                        uint32_t tid, uint64_t count, uint32_t reason)
+{
+    ht_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.Header = (ht_event_header){.Type = HT_EVENT_LOST, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
+                                  .ProcessId = pid, .ThreadId = tid, .TimeStamp = ht_now_ns()};
+    ev.u.Lost.EventsLost = count;
+    ev.u.Lost.Reason = reason;
+    c->stats.lost += count;
+    return deliver(c, sink, ctx, &ev);
+}
+
+/* A record is damaged when its length does not fit what was committed: the
+ * traced program wrote over its own ring. Drop the rest of the ring. */
+static bool record_fits(uint64_t w0, uint64_t cursor, uint64_t head)
+{
+    uint32_t words = ht_record_words(w0);
+    return words >= HT_RECORD_HEADER_WORDS && words <= HT_RECORD_MAX_WORDS &&
+           cursor + (uint64_t)words * 8 <= head;
+}
+
+/* Payload of a blob record: `fixed` words, two lengths, then the bytes. */
+static bool decode_blob(const uint64_t *p, uint32_t n, uint32_t fixed, ht_str *a, ht_str *b)
+{
+    if (n < fixed + 2)
+        return false;
+    uint64_t alen = p[fixed], blen = p[fixed + 1];
+    uint64_t room = (uint64_t)(n - fixed - 2) * 8;
+    if (alen > room || blen > room - alen)
+        return false;
+    const char *bytes = (const char *)&p[fixed + 2];
+    *a = (ht_str){bytes, (uint32_t)alen};
+    *b = (ht_str){bytes + alen, (uint32_t)blen};
+    return true;
+}
+
+/* Turn the record in scratch into an event. Returns 1 for an event, 0 for a
+ * padding record, -1 for a malformed one. */
+static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
+{
+    const uint64_t *w = c->scratch;
+    uint32_t type = ht_record_type(w[0]), words = ht_record_words(w[0]);
+    const uint64_t *p = w + HT_RECORD_HEADER_WORDS;
+    uint32_t n = words - HT_RECORD_HEADER_WORDS;
+    if (type == 0)
+        return 0;
+    memset(&ev->u, 0, sizeof ev->u);
+    ev->Header = (ht_event_header){.Type = (uint16_t)type, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
+                                   .ProcessId = ss->pid, .ThreadId = ss->tid, .TimeStamp = w[1]};
+    ht_str unused;
+    switch (type) {
+    case HT_EVENT_HEAP_ALLOC:
+        if (n != 3)
+            return -1;
+        ev->u.Alloc = (ETW_HEAP_EVENT_ALLOC){p[0], p[1], p[2], ht_record_arg(w[0])};
+        return 1;
+    case HT_EVENT_HEAP_FREE:
+        if (n != 2)
+            return -1;
+        ev->u.Free = (ETW_HEAP_EVENT_FREE){p[0], p[1], ht_record_arg(w[0])};
+        return 1;
+    case HT_EVENT_HEAP_REALLOC:
+        if (n != 4)
+            return -1;
+        ev->u.Realloc = (ETW_HEAP_EVENT_REALLOC){p[0], p[1], p[2], p[3], 0, ht_record_arg(w[0])};
+        return 1;
+    case HT_EVENT_OS_MAP:
+        if (n != 3)
+            return -1;
+        ev->u.OsMap = (ht_os_map){p[0], p[1], (uint32_t)p[2], (uint32_t)(p[2] >> 32)};
+        return 1;
+    case HT_EVENT_OS_UNMAP:
+        if (n != 2)
+            return -1;
+        ev->u.OsUnmap = (ht_os_unmap){p[0], p[1]};
+        return 1;
+    case HT_EVENT_OS_REMAP:
+        if (n != 4)
+            return -1;
+        ev->u.OsRemap = (ht_os_remap){p[0], p[1], p[2], p[3]};
+        return 1;
+    case HT_EVENT_THREAD_START:
+        if (n != 1)
+            return -1;
+        ev->u.ThreadStart.ParentTid = (uint32_t)p[0];
+        return 1;
+    case HT_EVENT_THREAD_EXIT:
+        return n == 0 ? 1 : -1;
+    case HT_EVENT_MODULE_UNLOAD:
+        if (n != 1)
+            return -1;
+        ev->u.ModuleUnload.Base = p[0];
+        return 1;
+    case HT_EVENT_THREAD_NAME:
+        return decode_blob(p, n, 0, &ev->u.ThreadName.Name, &unused) ? 1 : -1;
+    case HT_EVENT_PROCESS_START:
+        ev->u.ProcessStart.ParentPid = n ? (uint32_t)p[0] : 0;
+        return decode_blob(p, n, 1, &ev->u.ProcessStart.Executable,
+                           &ev->u.ProcessStart.CommandLine)
+                   ? 1
+                   : -1;
+    case HT_EVENT_MODULE_LOAD:
+        if (n < 2)
+            return -1;
+        ev->u.ModuleLoad.Base = p[0];
+        ev->u.ModuleLoad.Size = p[1];
+        return decode_blob(p, n, 2, &ev->u.ModuleLoad.Path, &ev->u.ModuleLoad.BuildId) ? 1 : -1;
+    default:
+        return -1;
+    }
+}
+
+static void publish_tail(ht_collector *c, uint32_t i)
+{
+    __atomic_store_n(&ht_session_slot(c->base, i)->tail, c->st[i].cursor, __ATOMIC_RELEASE);
+    c->st[i].since_publish = 0;
+}
+
+/* The next record of slot i, if it is due this round: pushed on the heap. */
+static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
+{
+    slot_state *ss = &c->st[i];
+    if (ss->cursor >= ss->head)
+        return;
+    uint64_t *ring = ring_of(c, i);
+    uint64_t w0 = ring_word(c, ring, ss->cursor);
+    if (!record_fits(w0, ss->cursor, ss->head)) {
+        heap_push(c, i, 0); /* handled (as damage) first */
+        return;
+    }
+    uint64_t ts = ring_word(c, ring, ss->cursor + 8);
+    if (ts < before)
+        heap_push(c, i, ts);
+}
+
+static int emit_ended(ht_collector *c, ht_collector_sink sink, void *ctx)
+{
+    size_t keep = 0;
+    for (size_t e = 0; e < c->nended; e++) {
+        ended_process *ep = &c->ended[e];
+        bool drained = true;
+        uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
+        for (uint32_t i = 0; i < used && drained; i++) {
+            ht_slot *s = ht_session_slot(c->base, i);
+            if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HT_SLOT_FREE && s->pid == ep->pid &&
+                c->st[i].cursor != __atomic_load_n(&s->head, __ATOMIC_ACQUIRE))
+                drained = false;
+        }
+        if (!drained) {
+            c->ended[keep++] = *ep;
+            continue;
+        }
+        for (uint32_t i = 0; i < used; i++) {
+            ht_slot *s = ht_session_slot(c->base, i);
+            if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HT_SLOT_FREE && s->pid == ep->pid)
+                c->st[i].dead = true;
+        }
+        if (pid_seen(c, ep->pid)) {
+            ht_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.Header = (ht_event_header){.Type = HT_EVENT_PROCESS_EXIT, .Version = 1,
+                                          .Cpu = HT_CPU_UNKNOWN, .ProcessId = ep->pid,
+                                          .ThreadId = ep->pid, .TimeStamp = ep->when};
+            ev.u.ProcessExit.ExitStatus = ep->status;
+            ev.u.ProcessExit.KnownStatus = ep->known;
+            if (deliver(c, sink, ctx, &ev) < 0)
+                return -1;
+        }
+    }
+    c->nended = keep;
+    return 0;
+}
+
+static void reclaim(ht_collector *c, uint32_t used)
+{
+    for (uint32_t i = 0; i < used; i++) {
+        ht_slot *s = ht_session_slot(c->base, i);
+        slot_state *ss = &c->st[i];
+        uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (state == HT_SLOT_FREE || !(state == HT_SLOT_CLOSED || ss->dead))
+            continue;
+        if (ss->cursor != __atomic_load_n(&s->head, __ATOMIC_ACQUIRE))
+            continue;
+        __atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->lost, 0, __ATOMIC_RELAXED);
+        s->pid = s->tid = 0;
+        s->generation++;
+        *ss = (slot_state){0};
+        __atomic_store_n(&s->state, HT_SLOT_FREE, __ATOMIC_RELEASE);
+    }
+}
+
+long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool final)
+{
+    uint64_t before = final ? UINT64_MAX : ht_now_ns();
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the clock read precedes every head read */
+    uint64_t start_events = c->stats.events;
+    uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
+    if (used > c->slots)
+        used = c->slots;
+    if (used > c->stats.slots_peak)
+        c->stats.slots_peak = used;
+
+    uint64_t no_slot = __atomic_load_n(&c->control->lost_no_slot, __ATOMIC_RELAXED);
+    if (no_slot > c->lost_no_slot_seen) {
+        if (deliver_lost(c, sink, ctx, c->root_pid, 0, no_slot - c->lost_no_slot_seen,
+                         HT_LOSS_NO_BUFFER) < 0)
+            return -1;
+        c->lost_no_slot_seen = no_slot;
+    }
+
+    c->heap_len = 0;
+    for (uint32_t i = 0; i < used; i++) {
+        ht_slot *s = ht_session_slot(c->base, i);
+        slot_state *ss = &c->st[i];
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HT_SLOT_FREE)
+            continue;
+        ss->head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
+        if (ss->pid == 0) {
+            ss->pid = s->pid;
+            ss->tid = s->tid;
+            note_pid(c, ss->pid);
+        }
+        uint64_t lost = __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
+        if (lost > ss->lost_seen) {
+            if (deliver_lost(c, sink, ctx, ss->pid, ss->tid, lost - ss->lost_seen,
+                             HT_LOSS_BUFFER_FULL) < 0)
+                return -1;
+            ss->lost_seen = lost;
+        }
+        queue_next(c, i, before);
+    }
+
+    ht_event ev;
+    while (c->heap_len) {
+        uint32_t i = heap_pop(c);
+        slot_state *ss = &c->st[i];
+        uint64_t *ring = ring_of(c, i);
+        uint64_t w0 = ring_word(c, ring, ss->cursor);
+        int r = -1;
+        uint32_t words = ht_record_words(w0);
+        if (record_fits(w0, ss->cursor, ss->head)) {
+            for (uint32_t k = 0; k < words; k++)
+                c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
+            r = decode_record(c, ss, &ev);
+        }
+        if (r < 0) {
+            /* Damaged ring: what is left of it cannot be parsed. Count it. */
+            uint64_t left = ss->head - ss->cursor;
+            c->stats.corrupt_records++;
+            ss->cursor = ss->head;
+            publish_tail(c, i);
+            if (deliver_lost(c, sink, ctx, ss->pid, ss->tid, left / 40 + 1,
+                             HT_LOSS_CORRUPT_BUFFER) < 0)
+                return -1;
+            continue;
+        }
+        ss->cursor += (uint64_t)words * 8;
+        if (r == 1 && deliver(c, sink, ctx, &ev) < 0)
+            return -1;
+        if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
+            publish_tail(c, i);
+        queue_next(c, i, before);
+    }
+    for (uint32_t i = 0; i < used; i++)
+        if (c->st[i].since_publish)
+            publish_tail(c, i);
+    if (emit_ended(c, sink, ctx) < 0)
+        return -1;
+    reclaim(c, used);
+    return (long)(c->stats.events - start_events);
+}

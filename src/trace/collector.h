@@ -1,0 +1,59 @@
+/* The collector side of a session (used by `heaptrail record`): creates the
+ * shared memory, drains the rings in rounds, turns records into events, and
+ * reclaims the slots of threads that finished or died.
+ *
+ * Ordering: a round starts by reading the clock T, and emits from each ring
+ * only the records stamped before T, merged across rings by time. A record
+ * that causally precedes another (the ALLOC of a block before its FREE on
+ * another thread) was committed before the later one was stamped, so before
+ * T, so it is emitted first (docs/RECORDING.md, "Ordering"). */
+#ifndef HT_TRACE_COLLECTOR_H
+#define HT_TRACE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "heaptrail/events.h"
+
+typedef struct ht_collector ht_collector;
+
+/* Receives each event in order; returns 0 to go on, -1 to fail the round. */
+typedef int (*ht_collector_sink)(const ht_event *event, void *context);
+
+/* Create a session of `slots` rings of `ring_bytes` (a power of two) each. */
+ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
+                                  char *err, size_t errlen);
+void ht_collector_destroy(ht_collector *c);
+
+/* The value of HEAPTRAIL_SESSION for traced processes. */
+const char *ht_collector_session_path(const ht_collector *c);
+
+/* The first traced process (for --no-follow). */
+void ht_collector_set_root(ht_collector *c, pid_t pid);
+
+/* Drain one round. final: emit everything (every writer has finished).
+ * Returns the number of events delivered, or -1 if the sink failed. */
+long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool final);
+
+/* A process ended (reaped with status, or found gone with known = false):
+ * once its rings are drained its PROCESS_EXIT is delivered, after all of its
+ * events. */
+void ht_collector_process_ended(ht_collector *c, pid_t pid, int status, bool known);
+
+/* Check slot owners that are not our children: threads and processes that
+ * vanished get their slots reclaimed and their exits reported. */
+void ht_collector_check_owners(ht_collector *c);
+
+/* Counters for the summary. */
+typedef struct ht_collector_stats {
+    uint64_t events;
+    uint64_t lost;
+    uint64_t corrupt_records; /* records a traced process damaged */
+    uint32_t slots_peak;
+} ht_collector_stats;
+
+void ht_collector_get_stats(const ht_collector *c, ht_collector_stats *out);
+
+#endif

@@ -181,14 +181,21 @@ static int slot_for(ht_summary *s, const ht_event *ev)
 
 static int note_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
 {
-    if (p->have_tid && p->last_tid == tid)
+    /* Threads interleave event by event: a small cache of the ones already
+     * counted spares the sets nearly every lookup. */
+    uint32_t *cached = &p->recent_tids[tid % HT_SUMMARY_TID_CACHE];
+    if (*cached == tid + 1)
         return 0;
     int r = ht_idmap_put(&p->threads, tid, 0);
-    if (r < 0 || ht_idmap_put(&s->threads, tid, 0) < 0)
+    if (r < 0)
         return -1;
-    p->usage.threads += (uint64_t)r;
-    p->last_tid = tid;
-    p->have_tid = 1;
+    if (r == 1) {
+        /* new to the image; it may still be known to the trace (exec, pid reuse) */
+        if (ht_idmap_put(&s->threads, tid, 0) < 0)
+            return -1;
+        p->usage.threads++;
+    }
+    *cached = tid + 1;
     return 0;
 }
 

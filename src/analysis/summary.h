@@ -46,6 +46,9 @@
 /* Distinct event types a summary counts; a trace describes at most this many. */
 #define HT_SUMMARY_MAX_TYPES 256
 
+/* Threads each image remembers as already counted, to skip its thread set. */
+#define HT_SUMMARY_TID_CACHE 8
+
 /* by_source slots: the Source value for 1..6, slot 0 for any other value. */
 #define HT_SUMMARY_SOURCES 7
 
@@ -90,8 +93,7 @@ typedef struct ht_process_summary {
     int ended;
     ht_live live;
     ht_idmap threads;
-    uint32_t last_tid;
-    int have_tid;
+    uint32_t recent_tids[HT_SUMMARY_TID_CACHE]; /* tid + 1 of threads already counted */
 } ht_process_summary;
 
 typedef struct ht_summary ht_summary;

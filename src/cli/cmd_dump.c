@@ -41,6 +41,9 @@ const char cmd_dump_usage[] =
 
 enum format { FORMAT_TEXT, FORMAT_CSV, FORMAT_JSON };
 
+/* Source values that have a name of their own (MEMORY_FROM_* up to 6). */
+#define HT_SOURCE_NAMES (MEMORY_FROM_SEGMENT_HEAP + 1)
+
 /* ---- what an event shows ---- */
 
 /* The columns every format has, for the events they apply to. */
@@ -319,15 +322,32 @@ static inline void l_char(line *l, char c)
     l->buf[l->n++] = c;
 }
 
+/* Numbers are written straight into the line, from their last digit back:
+ * building them in a scratch buffer and copying them stalls the stores. */
 static inline void l_u64(line *l, uint64_t v)
 {
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    l_mem(l, tmp + i, sizeof tmp - i);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    unsigned n = 1;
+    for (uint64_t p = 10; n < 20 && v >= p; p *= 10)
+        n++;
+    l_room(l, n);
+    char *end = l->buf + l->n + n;
+    l->n += n;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--end = pairs[d + 1];
+        *--end = pairs[d];
+    }
+    if (v >= 10) {
+        *--end = pairs[v * 2 + 1];
+        *--end = pairs[v * 2];
+    } else {
+        *--end = (char)('0' + v);
+    }
 }
 
 static inline void l_i64(line *l, int64_t v)
@@ -343,15 +363,14 @@ static inline void l_i64(line *l, int64_t v)
 static inline void l_hex(line *l, uint64_t v)
 {
     static const char digits[] = "0123456789abcdef";
-    char tmp[18];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = digits[v & 15];
-        v >>= 4;
-    } while (v);
-    tmp[--i] = 'x';
-    tmp[--i] = '0';
-    l_mem(l, tmp + i, sizeof tmp - i);
+    unsigned n = (unsigned)(64 - __builtin_clzll(v | 1) + 3) / 4;
+    l_room(l, n + 2);
+    char *p = l->buf + l->n;
+    l->n += n + 2;
+    p[0] = '0';
+    p[1] = 'x';
+    for (char *end = p + 2 + n; end > p + 2; v >>= 4)
+        *--end = digits[v & 15];
 }
 
 /* Nanoseconds as seconds with nine decimals. */
@@ -481,19 +500,45 @@ static void text_extras(text_sink *t, const shown *sh)
 
 /* ---- the three formats ---- */
 
-typedef struct dump_state {
-    enum format format;
-    uint64_t start_ns; /* the recording's start, for the text format's times */
-    line l;
-} dump_state;
+/* Names with their lengths, looked up once rather than measured per event. */
+typedef struct name_len {
+    const char *s;
+    size_t len;
+} name_len;
 
-static const char *event_name(const ht_event *ev, int *trusted)
+static name_len type_names[256];
+static name_len source_names[HT_SOURCE_NAMES];
+
+static void learn_names(void)
 {
-    const char *name = NULL;
-    if (!(ev->Header.Flags & HT_EVENT_FLAG_UNKNOWN_TYPE))
-        name = ht_event_type_name(ev->Header.Type);
-    *trusted = name != NULL;
-    return name ? name : ev->Name ? ev->Name : "unknown";
+    for (unsigned ty = 0; ty < 256; ty++) {
+        const char *n = ht_event_type_name((uint16_t)ty);
+        type_names[ty] = (name_len){n, n ? strlen(n) : 0};
+    }
+    for (unsigned src = 0; src < HT_SOURCE_NAMES; src++) {
+        const char *n = ht_source_name(src);
+        source_names[src] = (name_len){n, strlen(n)};
+    }
+}
+
+static inline name_len source_name(uint32_t source)
+{
+    /* Values past the table are all "unknown", like value 0. */
+    return source_names[source < HT_SOURCE_NAMES ? source : 0];
+}
+
+/* The event's name; *trusted when it is one of this library's (plain ASCII,
+ * no quoting needed) rather than a name read from the trace. */
+static inline name_len event_name(const ht_event *ev, int *trusted)
+{
+    uint16_t type = ev->Header.Type;
+    if (!(ev->Header.Flags & HT_EVENT_FLAG_UNKNOWN_TYPE) && type < 256 && type_names[type].s) {
+        *trusted = 1;
+        return type_names[type];
+    }
+    *trusted = 0;
+    const char *n = ev->Name ? ev->Name : "unknown";
+    return (name_len){n, strlen(n)};
 }
 
 static void csv_header(line *l)
@@ -507,7 +552,7 @@ static void csv_event(line *l, const ht_event *ev, const shown *sh)
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
     int trusted;
-    const char *name = event_name(ev, &trusted);
+    name_len name = event_name(ev, &trusted);
     l_u64(l, h->TimeStamp);
     l_char(l, ',');
     l_u64(l, h->ProcessId);
@@ -515,9 +560,9 @@ static void csv_event(line *l, const ht_event *ev, const shown *sh)
     l_u64(l, h->ThreadId);
     l_char(l, ',');
     if (trusted)
-        l_str(l, name);
+        l_mem(l, name.s, name.len);
     else
-        l_csv_string(l, name, strlen(name));
+        l_csv_string(l, name.s, name.len);
     l_char(l, ',');
     if (c->have & HAVE_HEAP)
         l_hex(l, c->heap);
@@ -534,8 +579,10 @@ static void csv_event(line *l, const ht_event *ev, const shown *sh)
     if (c->have & HAVE_OLD_SIZE)
         l_u64(l, c->old_size);
     l_char(l, ',');
-    if (c->have & HAVE_SOURCE)
-        l_str(l, ht_source_name(c->source));
+    if (c->have & HAVE_SOURCE) {
+        name_len src = source_name(c->source);
+        l_mem(l, src.s, src.len);
+    }
     l_char(l, ',');
     if (h->StackId)
         l_u64(l, h->StackId);
@@ -650,7 +697,7 @@ static void json_event(line *l, const ht_event *ev, const shown *sh)
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
     int trusted;
-    const char *name = event_name(ev, &trusted);
+    name_len name = event_name(ev, &trusted);
     l_str(l, "{\"time_ns\":");
     l_u64(l, h->TimeStamp);
     l_str(l, ",\"pid\":");
@@ -660,10 +707,10 @@ static void json_event(line *l, const ht_event *ev, const shown *sh)
     l_str(l, ",\"event\":");
     if (trusted) {
         l_char(l, '"');
-        l_str(l, name);
+        l_mem(l, name.s, name.len);
         l_char(l, '"');
     } else {
-        l_json_string(l, name, strlen(name));
+        l_json_string(l, name.s, name.len);
     }
     j_hex(l, "heap", c->have & HAVE_HEAP, c->heap);
     j_hex(l, "address", c->have & HAVE_ADDRESS, c->address);
@@ -672,8 +719,9 @@ static void json_event(line *l, const ht_event *ev, const shown *sh)
     j_u64(l, "old_size", c->have & HAVE_OLD_SIZE, c->old_size);
     j_key(l, "source");
     if (c->have & HAVE_SOURCE) {
+        name_len src = source_name(c->source);
         l_char(l, '"');
-        l_str(l, ht_source_name(c->source));
+        l_mem(l, src.s, src.len);
         l_char(l, '"');
     } else {
         l_str(l, "null");
@@ -688,7 +736,7 @@ static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const sho
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
     int trusted;
-    const char *name = event_name(ev, &trusted);
+    name_len name = event_name(ev, &trusted);
     l_seconds(l, (int64_t)(h->TimeStamp - start_ns));
     l_str(l, " pid=");
     l_u64(l, h->ProcessId);
@@ -696,9 +744,9 @@ static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const sho
     l_u64(l, h->ThreadId);
     l_char(l, ' ');
     if (trusted)
-        l_str(l, name);
+        l_mem(l, name.s, name.len);
     else
-        l_json_string(l, name, strlen(name));
+        l_json_string(l, name.s, name.len);
     if (c->have & HAVE_HEAP) {
         l_str(l, " heap=");
         l_hex(l, c->heap);
@@ -720,8 +768,9 @@ static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const sho
         l_u64(l, c->old_size);
     }
     if (c->have & HAVE_SOURCE) {
+        name_len src = source_name(c->source);
         l_str(l, " source=");
-        l_str(l, ht_source_name(c->source));
+        l_mem(l, src.s, src.len);
     }
     if (h->StackId) {
         l_str(l, " stack_id=");
@@ -864,6 +913,7 @@ int cmd_dump(int argc, char **argv)
     l.n = 0;
     setvbuf(stdout, NULL, _IOFBF, OUTPUT_BUFFER);
     uint64_t start_ns = ht_trace_get_info(t)->StartTimeNs;
+    learn_names();
     if (format == FORMAT_CSV)
         csv_header(&l);
 

@@ -178,10 +178,13 @@ static void print_table(FILE *out, const char *path, const ht_summary *s,
     fprintf(out, "%-18s %" PRIu64 " bytes in %" PRIu64 " blocks\n", "leaked", t->leaked_bytes,
             t->leaked_blocks);
     fprintf(out, "%-18s", "by source");
+    int any = 0;
     for (unsigned i = 0; i < HT_SUMMARY_SOURCES; i++)
-        if (t->by_source[i])
+        if (t->by_source[i]) {
             fprintf(out, " %s %" PRIu64, ht_summary_source_name(i), t->by_source[i]);
-    fputc('\n', out);
+            any = 1;
+        }
+    fputs(any ? "\n" : " -\n", out);
     fprintf(out, "%-18s %" PRIu64 "\n", "threads", t->threads);
     fprintf(out, "%-18s %" PRIu64 "\n", "lost events", t->lost_events);
     fprintf(out,

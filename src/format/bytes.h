@@ -56,7 +56,9 @@ typedef struct ht_cursor {
 
 static inline ht_cursor ht_cursor_make(const void *p, size_t n)
 {
-    ht_cursor c = {p, (const unsigned char *)p + n, true};
+    /* An empty span may come as a null pointer, which takes no arithmetic. */
+    const unsigned char *b = p;
+    ht_cursor c = {b, n ? b + n : b, true};
     return c;
 }
 

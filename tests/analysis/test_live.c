@@ -1,0 +1,259 @@
+/* Unit tests of the live-block table (src/analysis/live.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis/live.h"
+
+static ht_live_block block(uint64_t size)
+{
+    return (ht_live_block){.size = size, .timestamp = size * 10, .heap = 1, .stack_id = 7,
+                           .tid = 3};
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    ht_live t;
+    ht_live_init(&t);
+    assert_null(ht_live_find(&t, 0x1000));
+    assert_int_equal(ht_live_remove(&t, 0x1000, NULL), 0);
+    assert_int_equal(ht_live_count(&t), 0);
+    assert_int_equal(ht_live_capacity(&t), 0);
+    size_t cursor = 0;
+    uint64_t a;
+    const ht_live_block *b;
+    assert_int_equal(ht_live_next(&t, &cursor, &a, &b), 0);
+    ht_live_destroy(&t);
+}
+
+static void test_insert_find_remove(void **state)
+{
+    (void)state;
+    ht_live t;
+    ht_live_init(&t);
+    ht_live_block b = block(100);
+    assert_int_equal(ht_live_insert(&t, 0x1000, &b, NULL), 1);
+    b = block(50);
+    assert_int_equal(ht_live_insert(&t, 0x2000, &b, NULL), 1);
+    assert_int_equal(ht_live_count(&t), 2);
+    assert_int_equal(ht_live_bytes(&t), 150);
+    const ht_live_block *f = ht_live_find(&t, 0x1000);
+    assert_non_null(f);
+    assert_int_equal(f->size, 100);
+    assert_int_equal(f->timestamp, 1000);
+    assert_int_equal(f->stack_id, 7);
+
+    /* The same address again replaces the block and says what it was. */
+    ht_live_block old, nb = block(30);
+    assert_int_equal(ht_live_insert(&t, 0x1000, &nb, &old), 0);
+    assert_int_equal(old.size, 100);
+    assert_int_equal(ht_live_count(&t), 2);
+    assert_int_equal(ht_live_bytes(&t), 80);
+
+    ht_live_block removed;
+    assert_int_equal(ht_live_remove(&t, 0x1000, &removed), 1);
+    assert_int_equal(removed.size, 30);
+    assert_int_equal(ht_live_remove(&t, 0x1000, &removed), 0);
+    assert_null(ht_live_find(&t, 0x1000));
+    assert_int_equal(ht_live_count(&t), 1);
+    assert_int_equal(ht_live_bytes(&t), 50);
+    ht_live_destroy(&t);
+    assert_int_equal(ht_live_count(&t), 0);
+    assert_int_equal(ht_live_bytes(&t), 0);
+}
+
+static void test_address_zero(void **state)
+{
+    (void)state;
+    ht_live t;
+    ht_live_init(&t);
+    ht_live_block b = block(8);
+    assert_int_equal(ht_live_insert(&t, 0, &b, NULL), 1);
+    assert_int_equal(ht_live_insert(&t, 0x10, &b, NULL), 1);
+    assert_non_null(ht_live_find(&t, 0));
+    assert_int_equal(ht_live_count(&t), 2);
+    b = block(9);
+    assert_int_equal(ht_live_insert(&t, 0, &b, NULL), 0);
+    assert_int_equal(ht_live_bytes(&t), 17);
+    size_t cursor = 0, seen = 0;
+    uint64_t a;
+    const ht_live_block *v;
+    while (ht_live_next(&t, &cursor, &a, &v))
+        seen++;
+    assert_int_equal(seen, 2);
+    assert_int_equal(ht_live_remove(&t, 0, NULL), 1);
+    assert_null(ht_live_find(&t, 0));
+    assert_int_equal(ht_live_count(&t), 1);
+    assert_int_equal(ht_live_bytes(&t), 8);
+    ht_live_destroy(&t);
+}
+
+/* Millions of blocks: the table grows, everything stays findable, and when
+ * they are freed its memory goes back down. */
+static void test_grow_and_shrink(void **state)
+{
+    (void)state;
+    enum { N = 3000000 };
+    ht_live t;
+    ht_live_init(&t);
+    for (uint64_t i = 0; i < N; i++) {
+        ht_live_block b = block(i % 1000 + 1);
+        assert_int_equal(ht_live_insert(&t, 0x7f0000000000ull + i * 16, &b, NULL), 1);
+    }
+    assert_int_equal(ht_live_count(&t), N);
+    size_t cap = ht_live_capacity(&t);
+    assert_true(cap * 3 >= (size_t)N * 4);  /* at most three quarters full */
+    assert_true(cap <= (size_t)N * 4);      /* and not oversized */
+    uint64_t expect_bytes = 0;
+    for (uint64_t i = 0; i < N; i++)
+        expect_bytes += i % 1000 + 1;
+    assert_int_equal(ht_live_bytes(&t), expect_bytes);
+    for (uint64_t i = 0; i < N; i += 7) {
+        const ht_live_block *b = ht_live_find(&t, 0x7f0000000000ull + i * 16);
+        assert_non_null(b);
+        assert_int_equal(b->size, i % 1000 + 1);
+    }
+    assert_null(ht_live_find(&t, 0x7f0000000000ull + 8));
+    /* Free all but the last 100 blocks, in an order unlike insertion. */
+    for (uint64_t i = N - 101; i + 1 > 0; i--)
+        assert_int_equal(ht_live_remove(&t, 0x7f0000000000ull + i * 16, NULL), 1);
+    assert_int_equal(ht_live_count(&t), 100);
+    assert_true(ht_live_capacity(&t) <= 1024);
+    for (uint64_t i = N - 100; i < N; i++)
+        assert_non_null(ht_live_find(&t, 0x7f0000000000ull + i * 16));
+    for (uint64_t i = N - 100; i < N; i++)
+        assert_int_equal(ht_live_remove(&t, 0x7f0000000000ull + i * 16, NULL), 1);
+    assert_int_equal(ht_live_count(&t), 0);
+    assert_int_equal(ht_live_bytes(&t), 0);
+    assert_int_equal(ht_live_capacity(&t), 16);
+    ht_live_destroy(&t);
+}
+
+/* The table's own hash (live.c): Fibonacci hashing, top bits. */
+static size_t home(uint64_t address, unsigned bits)
+{
+    return (size_t)((address * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+/* Keys that all want the last slot of a 16-slot table: their probe run wraps
+ * around the end, and removals in the middle of it must keep the rest
+ * findable (backward shift). */
+static void test_collisions(void **state)
+{
+    (void)state;
+    uint64_t keys[10];
+    size_t n = 0;
+    for (uint64_t k = 16; n < 10; k += 16)
+        if (home(k, 4) == 15)
+            keys[n++] = k;
+    ht_live t;
+    ht_live_init(&t);
+    for (size_t i = 0; i < n; i++) {
+        ht_live_block b = block(i + 1);
+        assert_int_equal(ht_live_insert(&t, keys[i], &b, NULL), 1);
+    }
+    assert_int_equal(ht_live_capacity(&t), 16);
+    static const size_t order[] = {0, 5, 9, 2, 7, 1, 8, 3, 6, 4};
+    for (size_t r = 0; r < n; r++) {
+        assert_int_equal(ht_live_remove(&t, keys[order[r]], NULL), 1);
+        for (size_t j = r + 1; j < n; j++) {
+            const ht_live_block *b = ht_live_find(&t, keys[order[j]]);
+            assert_non_null(b);
+            assert_int_equal(b->size, order[j] + 1);
+        }
+        assert_null(ht_live_find(&t, keys[order[r]]));
+    }
+    assert_int_equal(ht_live_count(&t), 0);
+    ht_live_destroy(&t);
+}
+
+/* Random inserts and removes over a small address range, checked against a
+ * plain array: every answer of the table must match. */
+static void test_against_model(void **state)
+{
+    (void)state;
+    enum { RANGE = 5000, OPS = 400000 };
+    uint64_t *model = calloc(RANGE, sizeof *model); /* size + 1, 0 when not live */
+    assert_non_null(model);
+    ht_live t;
+    ht_live_init(&t);
+    uint64_t rng = 88172645463325252ull, count = 0, bytes = 0;
+    for (int op = 0; op < OPS; op++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        size_t i = (size_t)(rng % RANGE);
+        uint64_t address = (uint64_t)i * 48; /* address 0 included */
+        /* Phases: mostly inserting, then mostly removing, so the table
+         * grows and shrinks several times. */
+        int inserting = (op / 50000) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
+        if (inserting) {
+            ht_live_block b = block((rng >> 40) % 300);
+            ht_live_block old;
+            int r = ht_live_insert(&t, address, &b, &old);
+            assert_int_equal(r, model[i] ? 0 : 1);
+            if (model[i]) {
+                assert_int_equal(old.size, model[i] - 1);
+                bytes -= model[i] - 1;
+            } else {
+                count++;
+            }
+            model[i] = b.size + 1;
+            bytes += b.size;
+        } else {
+            ht_live_block old;
+            int r = ht_live_remove(&t, address, &old);
+            assert_int_equal(r, model[i] ? 1 : 0);
+            if (model[i]) {
+                assert_int_equal(old.size, model[i] - 1);
+                bytes -= model[i] - 1;
+                count--;
+                model[i] = 0;
+            }
+        }
+        assert_int_equal(ht_live_count(&t), count);
+        assert_int_equal(ht_live_bytes(&t), bytes);
+    }
+    for (size_t i = 0; i < RANGE; i++) {
+        const ht_live_block *b = ht_live_find(&t, (uint64_t)i * 48);
+        if (model[i]) {
+            assert_non_null(b);
+            assert_int_equal(b->size, model[i] - 1);
+        } else {
+            assert_null(b);
+        }
+    }
+    /* The walk visits each live block once. */
+    size_t cursor = 0, seen = 0;
+    uint64_t address, walked_bytes = 0;
+    const ht_live_block *b;
+    while (ht_live_next(&t, &cursor, &address, &b)) {
+        assert_int_equal(address % 48, 0);
+        assert_true(model[address / 48] != 0);
+        seen++;
+        walked_bytes += b->size;
+    }
+    assert_int_equal(seen, count);
+    assert_int_equal(walked_bytes, bytes);
+    ht_live_destroy(&t);
+    free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_insert_find_remove),
+        cmocka_unit_test(test_address_zero),
+        cmocka_unit_test(test_grow_and_shrink),
+        cmocka_unit_test(test_collisions),
+        cmocka_unit_test(test_against_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

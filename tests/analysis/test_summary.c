@@ -1,0 +1,328 @@
+/* Unit tests of the streaming summary (src/analysis/summary.c): known event
+ * sequences and the figures they must give. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis/summary.h"
+
+static uint64_t clock_ns = 1000;
+
+static ht_event header(uint16_t type, uint32_t pid, uint32_t tid)
+{
+    ht_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.Header.Type = type;
+    ev.Header.ProcessId = pid;
+    ev.Header.ThreadId = tid;
+    ev.Header.TimeStamp = clock_ns += 10;
+    return ev;
+}
+
+static void add(ht_summary *s, const ht_event *ev) { assert_int_equal(ht_summary_add(s, ev), 0); }
+
+static void start(ht_summary *s, uint32_t pid, uint32_t ppid, const char *cmdline, size_t len)
+{
+    ht_event ev = header(HT_EVENT_PROCESS_START, pid, pid);
+    ev.u.ProcessStart.ParentPid = ppid;
+    ev.u.ProcessStart.Executable = (ht_str){"/bin/x", 6};
+    ev.u.ProcessStart.CommandLine = (ht_str){cmdline, (uint32_t)len};
+    add(s, &ev);
+}
+
+static void process_exit(ht_summary *s, uint32_t pid)
+{
+    ht_event ev = header(HT_EVENT_PROCESS_EXIT, pid, pid);
+    ev.u.ProcessExit.ExitStatus = 256;
+    ev.u.ProcessExit.KnownStatus = 1;
+    add(s, &ev);
+}
+
+static uint64_t alloc(ht_summary *s, uint32_t pid, uint32_t tid, uint64_t address, uint64_t size,
+                      uint32_t source)
+{
+    ht_event ev = header(HT_EVENT_HEAP_ALLOC, pid, tid);
+    ev.u.Alloc = (ETW_HEAP_EVENT_ALLOC){1, size, address, source};
+    add(s, &ev);
+    return ev.Header.TimeStamp;
+}
+
+static void heap_free(ht_summary *s, uint32_t pid, uint64_t address)
+{
+    ht_event ev = header(HT_EVENT_HEAP_FREE, pid, pid);
+    ev.u.Free = (ETW_HEAP_EVENT_FREE){1, address, MEMORY_FROM_LOWFRAG};
+    add(s, &ev);
+}
+
+static uint64_t heap_realloc(ht_summary *s, uint32_t pid, uint64_t new_address,
+                             uint64_t old_address, uint64_t new_size)
+{
+    ht_event ev = header(HT_EVENT_HEAP_REALLOC, pid, pid);
+    ev.u.Realloc = (ETW_HEAP_EVENT_REALLOC){1, new_address, old_address, new_size, 0,
+                                            MEMORY_FROM_MAINPATH};
+    add(s, &ev);
+    return ev.Header.TimeStamp;
+}
+
+static const ht_process_summary *proc(const ht_summary *s, size_t i)
+{
+    const ht_process_summary *p = ht_summary_process(s, i);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_peak_and_leaks(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    assert_non_null(s);
+    start(s, 10, 1, "prog\0-v\0", 8);
+    alloc(s, 10, 10, 0x1000, 100, MEMORY_FROM_LOOKASIDE);
+    uint64_t peak_at = alloc(s, 10, 11, 0x2000, 200, MEMORY_FROM_LOWFRAG);
+    heap_free(s, 10, 0x1000);
+    alloc(s, 10, 10, 0x3000, 50, MEMORY_FROM_LOWFRAG);
+    alloc(s, 10, 10, 0x4000, 40, MEMORY_FROM_SLOWPATH);
+    heap_free(s, 10, 0x4000);
+    ht_summary_finish(s);
+
+    assert_int_equal(ht_summary_process_count(s), 1);
+    const ht_process_summary *p = proc(s, 0);
+    assert_int_equal(p->pid, 10);
+    assert_int_equal(p->ppid, 1);
+    assert_true(p->started);
+    assert_int_equal(p->command_len, 7);
+    assert_memory_equal(p->command, "prog -v", 7);
+    const ht_usage *u = &p->usage;
+    assert_int_equal(u->events, 7);
+    assert_int_equal(ht_summary_type_count(s, u, HT_EVENT_HEAP_ALLOC), 4);
+    assert_int_equal(ht_summary_type_count(s, u, HT_EVENT_HEAP_FREE), 2);
+    assert_int_equal(ht_summary_type_count(s, u, HT_EVENT_HEAP_REALLOC), 0);
+    assert_int_equal(ht_summary_type_count(s, u, HT_EVENT_PROCESS_START), 1);
+    assert_int_equal(u->bytes_allocated, 390);
+    assert_int_equal(u->peak_bytes, 300);
+    assert_int_equal(u->peak_time, peak_at);
+    assert_int_equal(u->leaked_bytes, 250);
+    assert_int_equal(u->leaked_blocks, 2);
+    assert_int_equal(u->by_source[MEMORY_FROM_LOOKASIDE], 1);
+    assert_int_equal(u->by_source[MEMORY_FROM_LOWFRAG], 2);
+    assert_int_equal(u->by_source[MEMORY_FROM_SLOWPATH], 1);
+    assert_int_equal(u->threads, 2);
+    assert_int_equal(u->anomalies.free_unknown + u->anomalies.realloc_unknown +
+                         u->anomalies.alloc_over_live,
+                     0);
+    const ht_usage *t = ht_summary_totals(s);
+    assert_int_equal(t->events, 7);
+    assert_int_equal(t->peak_bytes, 300);
+    assert_int_equal(t->leaked_bytes, 250);
+    assert_int_equal(t->threads, 2);
+    assert_int_equal(t->last_time - t->first_time, 60);
+    ht_summary_destroy(s);
+}
+
+static void test_realloc_accounting(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    start(s, 20, 1, "r", 1);
+    alloc(s, 20, 20, 0x1000, 100, MEMORY_FROM_LOWFRAG);
+    uint64_t peak_at = heap_realloc(s, 20, 0x2000, 0x1000, 300); /* moves: live 300 */
+    heap_realloc(s, 20, 0x2000, 0x2000, 50);                     /* in place: live 50 */
+    heap_realloc(s, 20, 0x3000, 0, 70);                          /* realloc(NULL): live 120 */
+    heap_realloc(s, 20, 0, 0x3000, 0);                           /* realloc(p, 0): live 50 */
+    heap_free(s, 20, 0x2000);
+    ht_summary_finish(s);
+    const ht_usage *u = &proc(s, 0)->usage;
+    assert_int_equal(u->bytes_allocated, 100 + 300 + 50 + 70);
+    assert_int_equal(u->peak_bytes, 300);
+    assert_int_equal(u->peak_time, peak_at);
+    assert_int_equal(u->leaked_bytes, 0);
+    assert_int_equal(u->leaked_blocks, 0);
+    assert_int_equal(u->by_source[MEMORY_FROM_MAINPATH], 4);
+    assert_int_equal(u->anomalies.realloc_unknown, 0);
+    assert_int_equal(u->anomalies.free_unknown, 0);
+    ht_summary_destroy(s);
+}
+
+static void test_anomalies(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    start(s, 30, 1, "a", 1);
+    heap_free(s, 30, 0x9999);                        /* free of an unknown address */
+    heap_free(s, 30, 0);                             /* free(NULL): nothing */
+    alloc(s, 30, 30, 0x1000, 10, MEMORY_FROM_LOWFRAG);
+    alloc(s, 30, 30, 0x1000, 20, MEMORY_FROM_LOWFRAG); /* over a live block */
+    heap_realloc(s, 30, 0x5000, 0x7777, 5);          /* realloc of an unknown address */
+    alloc(s, 30, 30, 0, 64, MEMORY_FROM_LOWFRAG);    /* failed allocation */
+    ht_summary_finish(s);
+    const ht_usage *u = &proc(s, 0)->usage;
+    assert_int_equal(u->anomalies.free_unknown, 1);
+    assert_int_equal(u->anomalies.alloc_over_live, 1);
+    assert_int_equal(u->anomalies.realloc_unknown, 1);
+    /* The replacing block counts, the replaced one is gone; the unknown
+     * realloc's block is new. */
+    assert_int_equal(u->leaked_bytes, 25);
+    assert_int_equal(u->leaked_blocks, 2);
+    assert_int_equal(u->peak_bytes, 25);
+    assert_int_equal(u->bytes_allocated, 35);
+    assert_int_equal(ht_summary_totals(s)->anomalies.free_unknown, 1);
+    ht_summary_destroy(s);
+}
+
+/* A second PROCESS_START of a pid is an exec: a new entry, and the old
+ * image's live blocks are its leaks. */
+static void test_exec_splits(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    start(s, 40, 1, "sh\0-c\0prog\0", 11);
+    alloc(s, 40, 40, 0x1000, 100, MEMORY_FROM_LOWFRAG);
+    alloc(s, 40, 40, 0x2000, 5, MEMORY_FROM_LOWFRAG);
+    heap_free(s, 40, 0x2000);
+    start(s, 40, 1, "prog", 4);
+    alloc(s, 40, 40, 0x1000, 30, MEMORY_FROM_LOWFRAG); /* the same address, a new image */
+    heap_free(s, 40, 0x3000);                           /* unknown in this image */
+    process_exit(s, 40);
+    ht_summary_finish(s);
+
+    assert_int_equal(ht_summary_process_count(s), 2);
+    const ht_process_summary *sh = proc(s, 0), *prog = proc(s, 1);
+    assert_memory_equal(sh->command, "sh -c prog", 10);
+    assert_false(sh->after_exec);
+    assert_false(sh->exited);
+    assert_int_equal(sh->usage.events, 4);
+    assert_int_equal(sh->usage.leaked_bytes, 100);
+    assert_int_equal(sh->usage.leaked_blocks, 1);
+    assert_memory_equal(prog->command, "prog", 4);
+    assert_true(prog->after_exec);
+    assert_true(prog->exited);
+    assert_int_equal(prog->exit_status, 256);
+    assert_int_equal(prog->usage.events, 4);
+    assert_int_equal(prog->usage.anomalies.alloc_over_live, 0);
+    assert_int_equal(prog->usage.anomalies.free_unknown, 1);
+    assert_int_equal(prog->usage.leaked_bytes, 30);
+    assert_int_equal(prog->usage.peak_bytes, 30);
+    const ht_usage *t = ht_summary_totals(s);
+    assert_int_equal(t->leaked_bytes, 130);
+    assert_int_equal(t->leaked_blocks, 2);
+    /* The first image's memory went with the exec: the sum never held both. */
+    assert_int_equal(t->peak_bytes, 105);
+    assert_int_equal(t->events, 8);
+    ht_summary_destroy(s);
+}
+
+static void test_processes_and_global_peak(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    start(s, 50, 1, "parent", 6);
+    alloc(s, 50, 50, 0x1000, 100, MEMORY_FROM_LOWFRAG);
+    start(s, 51, 50, "child", 5);
+    alloc(s, 51, 51, 0x1000, 60, MEMORY_FROM_LOWFRAG); /* same address, other process */
+    uint64_t peak_at = alloc(s, 51, 52, 0x2000, 40, MEMORY_FROM_LOWFRAG);
+    process_exit(s, 51); /* its 100 bytes leak and leave the sum */
+    alloc(s, 50, 50, 0x2000, 50, MEMORY_FROM_LOWFRAG);
+    heap_free(s, 50, 0x1000);
+    /* Pid 51 again after its exit: a new process, no name yet. */
+    alloc(s, 51, 53, 0x1000, 7, MEMORY_FROM_LOWFRAG);
+    ht_event lost = header(HT_EVENT_LOST, 50, 50);
+    lost.u.Lost.EventsLost = 12;
+    add(s, &lost);
+    ht_summary_finish(s);
+
+    assert_int_equal(ht_summary_process_count(s), 3);
+    assert_int_equal(proc(s, 0)->usage.peak_bytes, 150);
+    assert_int_equal(proc(s, 0)->usage.leaked_bytes, 50);
+    assert_int_equal(proc(s, 0)->usage.lost_events, 12);
+    assert_int_equal(proc(s, 1)->ppid, 50);
+    assert_int_equal(proc(s, 1)->usage.peak_bytes, 100);
+    assert_int_equal(proc(s, 1)->usage.leaked_bytes, 100);
+    assert_int_equal(proc(s, 1)->usage.threads, 2);
+    assert_false(proc(s, 2)->started);
+    assert_null(proc(s, 2)->command);
+    assert_int_equal(proc(s, 2)->pid, 51);
+    assert_int_equal(proc(s, 2)->usage.leaked_bytes, 7);
+    const ht_usage *t = ht_summary_totals(s);
+    assert_int_equal(t->peak_bytes, 200);
+    assert_int_equal(t->peak_time, peak_at);
+    assert_int_equal(t->leaked_bytes, 157);
+    assert_int_equal(t->leaked_blocks, 4);
+    assert_int_equal(t->threads, 4);
+    assert_int_equal(t->lost_events, 12);
+    assert_int_equal(t->bytes_allocated, 257);
+    ht_summary_destroy(s);
+}
+
+/* Events whose layout the library does not know are counted by name but not
+ * read as heap events. */
+static void test_unknown_types(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    ht_event ev = header(HT_EVENT_HEAP_ALLOC, 60, 60);
+    ev.Header.Flags = HT_EVENT_FLAG_UNKNOWN_TYPE;
+    ev.Name = "alloc";
+    add(s, &ev);
+    ev = header(0x1234, 60, 60);
+    ev.Header.Flags = HT_EVENT_FLAG_UNKNOWN_TYPE;
+    ev.Name = "custom_probe";
+    add(s, &ev);
+    add(s, &ev);
+    ht_summary_finish(s);
+    const ht_usage *u = &proc(s, 0)->usage;
+    assert_int_equal(u->events, 3);
+    assert_int_equal(u->bytes_allocated, 0);
+    assert_int_equal(u->live_blocks, 0);
+    assert_int_equal(ht_summary_type_count(s, u, 0x1234), 2);
+    uint16_t type;
+    assert_string_equal(ht_summary_type(s, 1, &type), "custom_probe");
+    assert_int_equal(type, 0x1234);
+    assert_null(ht_summary_type(s, 2, &type));
+    ht_summary_destroy(s);
+}
+
+/* Many blocks of many threads: the figures match a direct count. */
+static void test_volume(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    ht_summary *s = ht_summary_create();
+    start(s, 70, 1, "bulk", 4);
+    uint64_t allocated = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        alloc(s, 70, 70 + (uint32_t)(i % 8), 0x100000 + i * 32, i % 64 + 1, MEMORY_FROM_LOWFRAG);
+        allocated += i % 64 + 1;
+    }
+    for (uint64_t i = 0; i < N; i += 2)
+        heap_free(s, 70, 0x100000 + i * 32);
+    ht_summary_finish(s);
+    const ht_usage *u = &proc(s, 0)->usage;
+    assert_int_equal(u->bytes_allocated, allocated);
+    assert_int_equal(u->peak_bytes, allocated);
+    assert_int_equal(u->leaked_blocks, N / 2);
+    uint64_t leaked = 0;
+    for (uint64_t i = 1; i < N; i += 2)
+        leaked += i % 64 + 1;
+    assert_int_equal(u->leaked_bytes, leaked);
+    assert_int_equal(u->threads, 8);
+    assert_int_equal(u->by_source[MEMORY_FROM_LOWFRAG], N);
+    ht_summary_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peak_and_leaks),
+        cmocka_unit_test(test_realloc_accounting),
+        cmocka_unit_test(test_anomalies),
+        cmocka_unit_test(test_exec_splits),
+        cmocka_unit_test(test_processes_and_global_peak),
+        cmocka_unit_test(test_unknown_types),
+        cmocka_unit_test(test_volume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -3,12 +3,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MIN_CAPACITY 16
 
 /* Fibonacci hashing: block addresses share their low bits (alignment) and
  * their high bits (one mapping), so a multiply that folds every bit into the
- * top ones spreads them where a plain mask would not. */
+ * top ones spreads them where a plain mask would not. (Keeping neighbours in
+ * neighbouring slots would save cache misses, but with linear probing dense
+ * runs of neighbours become probe runs that other keys crawl through.) */
 static inline size_t home_of(const ht_live *t, uint64_t address)
 {
     return (size_t)((address * 0x9E3779B97F4A7C15ull) >> t->shift);
@@ -18,44 +21,52 @@ void ht_live_init(ht_live *t) { memset(t, 0, sizeof *t); }
 
 void ht_live_destroy(ht_live *t)
 {
-    free(t->keys);
-    free(t->blocks);
+    free(t->slots);
     ht_live_init(t);
 }
 
-/* Move every entry into fresh arrays of capacity slots. Returns 0, or -1
+/* A zeroed slot array. Lookups land anywhere in it, so a large table costs a
+ * TLB miss per lookup on 4 KiB pages: large ones ask for huge pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static ht_live_slot *alloc_slots(size_t capacity)
+{
+    size_t bytes = capacity * sizeof(ht_live_slot);
+    if (bytes < 2 * HUGE_PAGE)
+        return calloc(capacity, sizeof(ht_live_slot));
+    bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    ht_live_slot *slots = aligned_alloc(HUGE_PAGE, bytes);
+    if (!slots)
+        return NULL;
+    madvise(slots, bytes, MADV_HUGEPAGE); /* advice only: a refusal costs speed, not results */
+    memset(slots, 0, bytes);
+    return slots;
+}
+
+/* Move every entry into a fresh array of capacity slots. Returns 0, or -1
  * with the table unchanged when memory ran out. */
 static int resize(ht_live *t, size_t capacity)
 {
-    uint64_t *keys = calloc(capacity, sizeof *keys);
-    ht_live_block *blocks = malloc(capacity * sizeof *blocks);
-    if (!keys || !blocks) {
-        free(keys);
-        free(blocks);
+    ht_live_slot *slots = alloc_slots(capacity);
+    if (!slots)
         return -1;
-    }
+    ht_live_slot *old = t->slots;
+    size_t old_capacity = ht_live_capacity(t);
     unsigned shift = 64;
     for (size_t c = capacity; c > 1; c >>= 1)
         shift--;
-    uint64_t *old_keys = t->keys;
-    ht_live_block *old_blocks = t->blocks;
-    size_t old_capacity = ht_live_capacity(t);
-    t->keys = keys;
-    t->blocks = blocks;
+    t->slots = slots;
     t->mask = capacity - 1;
     t->shift = shift;
     for (size_t i = 0; i < old_capacity; i++) {
-        uint64_t k = old_keys[i];
-        if (!k)
+        if (!old[i].key)
             continue;
-        size_t j = home_of(t, k);
-        while (keys[j])
+        size_t j = home_of(t, old[i].key);
+        while (slots[j].key)
             j = (j + 1) & t->mask;
-        keys[j] = k;
-        blocks[j] = old_blocks[i];
+        slots[j] = old[i];
     }
-    free(old_keys);
-    free(old_blocks);
+    free(old);
     return 0;
 }
 
@@ -77,27 +88,27 @@ int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
         return !was;
     }
     size_t slots = t->count - (size_t)t->has_zero;
-    if (!t->keys || (slots + 1) * 4 > (t->mask + 1) * 3) {
-        size_t capacity = t->keys ? (t->mask + 1) * 2 : MIN_CAPACITY;
+    if (!t->slots || (slots + 1) * 4 > (t->mask + 1) * 3) {
+        size_t capacity = t->slots ? (t->mask + 1) * 2 : MIN_CAPACITY;
         if (resize(t, capacity) < 0)
             return -1;
     }
     size_t i = home_of(t, address);
     for (;;) {
-        uint64_t k = t->keys[i];
+        uint64_t k = t->slots[i].key;
         if (k == address) {
             if (replaced)
-                *replaced = t->blocks[i];
-            t->bytes += block->size - t->blocks[i].size;
-            t->blocks[i] = *block;
+                *replaced = t->slots[i].block;
+            t->bytes += block->size - t->slots[i].block.size;
+            t->slots[i].block = *block;
             return 0;
         }
         if (!k)
             break;
         i = (i + 1) & t->mask;
     }
-    t->keys[i] = address;
-    t->blocks[i] = *block;
+    t->slots[i].key = address;
+    t->slots[i].block = *block;
     t->count++;
     t->bytes += block->size;
     return 1;
@@ -107,7 +118,7 @@ static inline size_t slot_of(const ht_live *t, uint64_t address)
 {
     size_t i = home_of(t, address);
     for (;;) {
-        uint64_t k = t->keys[i];
+        uint64_t k = t->slots[i].key;
         if (k == address || !k)
             return i;
         i = (i + 1) & t->mask;
@@ -118,10 +129,10 @@ const ht_live_block *ht_live_find(const ht_live *t, uint64_t address)
 {
     if (address == 0)
         return t->has_zero ? &t->zero : NULL;
-    if (!t->keys)
+    if (!t->slots)
         return NULL;
     size_t i = slot_of(t, address);
-    return t->keys[i] ? &t->blocks[i] : NULL;
+    return t->slots[i].key ? &t->slots[i].block : NULL;
 }
 
 int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
@@ -136,14 +147,14 @@ int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
         t->bytes -= t->zero.size;
         return 1;
     }
-    if (!t->keys)
+    if (!t->slots)
         return 0;
     size_t i = slot_of(t, address);
-    if (!t->keys[i])
+    if (!t->slots[i].key)
         return 0;
     if (removed)
-        *removed = t->blocks[i];
-    t->bytes -= t->blocks[i].size;
+        *removed = t->slots[i].block;
+    t->bytes -= t->slots[i].block.size;
     t->count--;
     /* Backward shift: pull later entries of the probe run into the hole when
      * their home slot is not between the hole and where they sit, so that
@@ -151,17 +162,16 @@ int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
     size_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        uint64_t k = t->keys[j];
+        uint64_t k = t->slots[j].key;
         if (!k)
             break;
         size_t home = home_of(t, k);
         if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-            t->keys[i] = k;
-            t->blocks[i] = t->blocks[j];
+            t->slots[i] = t->slots[j];
             i = j;
         }
     }
-    t->keys[i] = 0;
+    t->slots[i].key = 0;
     size_t capacity = t->mask + 1;
     size_t slots = t->count - (size_t)t->has_zero;
     if (capacity > MIN_CAPACITY && slots * 8 < capacity)
@@ -181,13 +191,19 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
     }
     size_t capacity = ht_live_capacity(t);
     for (size_t i = *cursor - 1; i < capacity; i++) {
-        if (t->keys[i]) {
+        if (t->slots[i].key) {
             *cursor = i + 2;
-            *address = t->keys[i];
-            *block = &t->blocks[i];
+            *address = t->slots[i].key;
+            *block = &t->slots[i].block;
             return 1;
         }
     }
     *cursor = capacity + 1;
     return 0;
+}
+
+void ht_live_prefetch(const ht_live *t, uint64_t address)
+{
+    if (t->slots)
+        __builtin_prefetch(&t->slots[home_of(t, address)], 1);
 }

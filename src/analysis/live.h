@@ -28,11 +28,17 @@ typedef struct ht_live_block {
     uint32_t tid;       /* thread that allocated it */
 } ht_live_block;
 
+/* One slot: the address (0 marks an empty slot) beside its block, so that a
+ * lookup touches one cache line. */
+typedef struct ht_live_slot {
+    uint64_t key;
+    ht_live_block block;
+} ht_live_slot;
+
 /* The table. Treat the members as private; embed it by value where useful. */
 typedef struct ht_live {
-    uint64_t *keys;         /* addresses; 0 marks an empty slot */
-    ht_live_block *blocks;  /* parallel to keys */
-    size_t mask;            /* capacity - 1; capacity is a power of two (0: no arrays) */
+    ht_live_slot *slots;
+    size_t mask;            /* capacity - 1; capacity is a power of two (0: no array) */
     unsigned shift;         /* 64 - log2(capacity): the hash keeps the top bits */
     size_t count;           /* live blocks, the one at address 0 included */
     uint64_t bytes;         /* sum of their sizes */
@@ -61,11 +67,14 @@ int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed);
 /* The block at address, or NULL. Valid until the table is next changed. */
 const ht_live_block *ht_live_find(const ht_live *t, uint64_t address);
 
+/* Start loading the slot where address would be (a hint; changes nothing). */
+void ht_live_prefetch(const ht_live *t, uint64_t address);
+
 static inline size_t ht_live_count(const ht_live *t) { return t->count; }
 static inline uint64_t ht_live_bytes(const ht_live *t) { return t->bytes; }
 
 /* Slots the table holds now (for tests and memory accounting). */
-static inline size_t ht_live_capacity(const ht_live *t) { return t->keys ? t->mask + 1 : 0; }
+static inline size_t ht_live_capacity(const ht_live *t) { return t->slots ? t->mask + 1 : 0; }
 
 /* Visit every live block in no particular order: start with *cursor = 0 and
  * call until it returns 0. The table must not change during the walk. */

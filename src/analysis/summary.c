@@ -398,3 +398,10 @@ uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address)
     const ht_live_block *b = p ? ht_live_find(&p->live, address) : NULL;
     return b ? b->size : 0;
 }
+
+void ht_summary_prefetch(ht_summary *s, uint32_t pid, uint64_t address)
+{
+    ht_process_summary *p = running(s, pid);
+    if (p)
+        ht_live_prefetch(&p->live, address);
+}

@@ -108,6 +108,10 @@ int ht_summary_add(ht_summary *s, const ht_event *ev);
  * none (the recorder fills REALLOC's OldSize with it). */
 uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address);
 
+/* The block at address of pid's running image will be looked up soon: start
+ * fetching its table slot into the cache. */
+void ht_summary_prefetch(ht_summary *s, uint32_t pid, uint64_t address);
+
 /* The trace is over: end every image still running (its live blocks become
  * its leaks), free the live tables and compute the totals. Call once, after
  * the last ht_summary_add. */

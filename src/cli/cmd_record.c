@@ -271,6 +271,12 @@ static int sink_event(const ht_event *ev, void *ctx)
     return 0;
 }
 
+static void sink_prefetch(uint32_t pid, uint64_t address, void *ctx)
+{
+    record_sink *s = ctx;
+    ht_summary_prefetch(s->summary, pid, address);
+}
+
 static void human_bytes(char *buf, size_t len, double v)
 {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -416,6 +422,7 @@ int cmd_record(int argc, char **argv)
     }
 
     record_sink sink = {writer, summary, false, 0};
+    ht_collector_consumer consumer = {sink_event, sink_prefetch, &sink};
     int child_status = 0;
     bool child_done = false, failed = false;
     long idle_ns = 0;
@@ -425,7 +432,7 @@ int cmd_record(int argc, char **argv)
             kill(child, forward_signal);
             forward_signal = 0;
         }
-        long n = ht_collector_round(col, sink_event, &sink, false);
+        long n = ht_collector_round(col, &consumer, false);
         if (n < 0) {
             failed = true;
             break;
@@ -460,7 +467,7 @@ int cmd_record(int argc, char **argv)
     }
     if (!failed) {
         ht_collector_check_owners(col);
-        failed = ht_collector_round(col, sink_event, &sink, true) < 0;
+        failed = ht_collector_round(col, &consumer, true) < 0;
     }
     ht_summary_finish(summary);
     ht_collector_stats cs;

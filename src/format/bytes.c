@@ -2,10 +2,8 @@
 
 #include <stdlib.h>
 
-bool ht_buf_reserve(ht_buf *b, size_t n)
+bool ht_buf_grow(ht_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
-        return true;
     size_t want = b->cap ? b->cap : 256;
     while (want - b->len < n) {
         if (want > SIZE_MAX / 2)

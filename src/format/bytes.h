@@ -15,8 +15,14 @@ typedef struct ht_buf {
     size_t cap;
 } ht_buf;
 
+/* Grow to make room for n more bytes; false when memory is exhausted. */
+bool ht_buf_grow(ht_buf *b, size_t n);
+
 /* Make room for n more bytes; false when memory is exhausted. */
-bool ht_buf_reserve(ht_buf *b, size_t n);
+static inline bool ht_buf_reserve(ht_buf *b, size_t n)
+{
+    return b->cap - b->len >= n || ht_buf_grow(b, n);
+}
 void ht_buf_free(ht_buf *b);
 bool ht_buf_append(ht_buf *b, const void *p, size_t n);
 bool ht_buf_put_u16(ht_buf *b, uint16_t v);
@@ -37,7 +43,7 @@ static inline void ht_buf_put_varint_unchecked(ht_buf *b, uint64_t v)
 
 static inline bool ht_buf_put_varint(ht_buf *b, uint64_t v)
 {
-    if (b->cap - b->len < 10 && !ht_buf_reserve(b, 10))
+    if (!ht_buf_reserve(b, 10))
         return false;
     ht_buf_put_varint_unchecked(b, v);
     return true;

@@ -153,14 +153,6 @@ void ht_encoder_reset(ht_chunk_encoder *e)
     e->ts_first = e->ts_last = 0;
 }
 
-size_t ht_encoder_raw_size(const ht_chunk_encoder *e)
-{
-    size_t n = 1 + HT_STREAM_COUNT * 10;
-    for (int s = 0; s < HT_STREAM_COUNT; s++)
-        n += e->streams[s].len;
-    return n;
-}
-
 /* Worst case bytes one fixed-size field writes: a literal after a marker. */
 #define FIELD_MAX 20
 

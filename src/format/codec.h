@@ -57,8 +57,15 @@ void ht_encoder_reset(ht_chunk_encoder *e);
 bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
                     const ht_event *ev);
 
-/* Bytes the raw body would take now. */
-size_t ht_encoder_raw_size(const ht_chunk_encoder *e);
+/* Bytes the raw body would take now (at most: lengths are counted at their
+ * widest). Inline: the writer asks after every event. */
+static inline size_t ht_encoder_raw_size(const ht_chunk_encoder *e)
+{
+    size_t n = 1 + HT_STREAM_COUNT * 10;
+    for (int s = 0; s < HT_STREAM_COUNT; s++)
+        n += e->streams[s].len;
+    return n;
+}
 
 /* Write the raw body (stream table then streams) into out. */
 bool ht_encoder_finish(const ht_chunk_encoder *e, ht_buf *out);

@@ -21,6 +21,7 @@ typedef struct slot_state {
     uint64_t head;      /* head read at the start of the round */
     uint64_t lost_seen; /* writer's lost counter already reported */
     uint32_t pid, tid;  /* owner, copied when first seen */
+    uint64_t ahead;     /* next record to announce to the consumer's prefetch */
     uint32_t since_publish;
     bool dead;          /* owner gone: reclaim once drained */
 } slot_state;
@@ -241,13 +242,13 @@ static uint32_t heap_pop(ht_collector *c)
     return top;
 }
 
-static int deliver(ht_collector *c, ht_collector_sink sink, void *ctx, ht_event *ev)
+static int deliver(ht_collector *c, const ht_collector_consumer *to, ht_event *ev)
 {
     c->stats.events++;
-    return sink(ev, ctx);
+    return to->event(ev, to->context);
 }
 
-static int deliver_lost(ht_collector *c, ht_collector_sink sink, void *ctx, uint32_t pid,
+static int deliver_lost(ht_collector *c, const ht_collector_consumer *to, uint32_t pid,
                         uint32_t tid, uint64_t count, uint32_t reason)
 {
     ht_event ev;
@@ -257,7 +258,7 @@ static int deliver_lost(ht_collector *c, ht_collector_sink sink, void *ctx, uint
     ev.u.Lost.EventsLost = count;
     ev.u.Lost.Reason = reason;
     c->stats.lost += count;
-    return deliver(c, sink, ctx, &ev);
+    return deliver(c, to, &ev);
 }
 
 /* A record is damaged when its length does not fit what was committed: the
@@ -366,6 +367,36 @@ static void publish_tail(ht_collector *c, uint32_t i)
     c->st[i].since_publish = 0;
 }
 
+/* Records up to this many bytes (about eight heap records) ahead of the one
+ * being delivered are announced to the consumer's prefetch: enough to hide a
+ * cache miss behind the work on the records in between. */
+#define PREFETCH_BYTES 320
+
+static void announce(ht_collector *c, const ht_collector_consumer *to, uint32_t i)
+{
+    slot_state *ss = &c->st[i];
+    uint64_t *ring = ring_of(c, i);
+    if (ss->ahead < ss->cursor)
+        ss->ahead = ss->cursor;
+    while (ss->ahead < ss->head && ss->ahead - ss->cursor < PREFETCH_BYTES) {
+        uint64_t w0 = ring_word(c, ring, ss->ahead);
+        if (!record_fits(w0, ss->ahead, ss->head))
+            return;
+        /* The word holding the address the consumer will look up: ALLOC's
+         * Address, FREE's Address, REALLOC's OldAddress. */
+        unsigned word = 0;
+        switch (ht_record_type(w0)) {
+        case HT_EVENT_HEAP_ALLOC: word = 4; break;
+        case HT_EVENT_HEAP_FREE: word = 3; break;
+        case HT_EVENT_HEAP_REALLOC: word = 4; break;
+        default: break;
+        }
+        if (word)
+            to->prefetch(ss->pid, ring_word(c, ring, ss->ahead + 8 * word), to->context);
+        ss->ahead += (uint64_t)ht_record_words(w0) * 8;
+    }
+}
+
 /* The next record of slot i, if it is due this round: pushed on the heap. */
 static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
 {
@@ -383,7 +414,7 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
         heap_push(c, i, ts);
 }
 
-static int emit_ended(ht_collector *c, ht_collector_sink sink, void *ctx)
+static int emit_ended(ht_collector *c, const ht_collector_consumer *to)
 {
     size_t keep = 0;
     for (size_t e = 0; e < c->nended; e++) {
@@ -413,7 +444,7 @@ static int emit_ended(ht_collector *c, ht_collector_sink sink, void *ctx)
                                           .ThreadId = ep->pid, .TimeStamp = ep->when};
             ev.u.ProcessExit.ExitStatus = ep->status;
             ev.u.ProcessExit.KnownStatus = ep->known;
-            if (deliver(c, sink, ctx, &ev) < 0)
+            if (deliver(c, to, &ev) < 0)
                 return -1;
         }
     }
@@ -441,7 +472,7 @@ static void reclaim(ht_collector *c, uint32_t used)
     }
 }
 
-long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool final)
+long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final)
 {
     uint64_t before = final ? UINT64_MAX : ht_now_ns();
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the clock read precedes every head read */
@@ -454,7 +485,7 @@ long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool
 
     uint64_t no_slot = __atomic_load_n(&c->control->lost_no_slot, __ATOMIC_RELAXED);
     if (no_slot > c->lost_no_slot_seen) {
-        if (deliver_lost(c, sink, ctx, c->root_pid, 0, no_slot - c->lost_no_slot_seen,
+        if (deliver_lost(c, to, c->root_pid, 0, no_slot - c->lost_no_slot_seen,
                          HT_LOSS_NO_BUFFER) < 0)
             return -1;
         c->lost_no_slot_seen = no_slot;
@@ -474,7 +505,7 @@ long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool
         }
         uint64_t lost = __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
         if (lost > ss->lost_seen) {
-            if (deliver_lost(c, sink, ctx, ss->pid, ss->tid, lost - ss->lost_seen,
+            if (deliver_lost(c, to, ss->pid, ss->tid, lost - ss->lost_seen,
                              HT_LOSS_BUFFER_FULL) < 0)
                 return -1;
             ss->lost_seen = lost;
@@ -501,22 +532,24 @@ long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool
             c->stats.corrupt_records++;
             ss->cursor = ss->head;
             publish_tail(c, i);
-            if (deliver_lost(c, sink, ctx, ss->pid, ss->tid, left / 40 + 1,
+            if (deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1,
                              HT_LOSS_CORRUPT_BUFFER) < 0)
                 return -1;
             continue;
         }
         ss->cursor += (uint64_t)words * 8;
-        if (r == 1 && deliver(c, sink, ctx, &ev) < 0)
+        if (r == 1 && deliver(c, to, &ev) < 0)
             return -1;
         if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
             publish_tail(c, i);
+        if (to->prefetch)
+            announce(c, to, i);
         queue_next(c, i, before);
     }
     for (uint32_t i = 0; i < used; i++)
         if (c->st[i].since_publish)
             publish_tail(c, i);
-    if (emit_ended(c, sink, ctx) < 0)
+    if (emit_ended(c, to) < 0)
         return -1;
     reclaim(c, used);
     return (long)(c->stats.events - start_events);

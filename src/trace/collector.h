@@ -19,8 +19,16 @@
 
 typedef struct ht_collector ht_collector;
 
-/* Receives each event in order; returns 0 to go on, -1 to fail the round. */
-typedef int (*ht_collector_sink)(const ht_event *event, void *context);
+/* Where a round's events go. */
+typedef struct ht_collector_consumer {
+    /* Receives each event in order; returns 0 to go on, -1 to fail the round. */
+    int (*event)(const ht_event *event, void *context);
+    /* Optional: a heap event of pid about the block at address comes in a few
+     * events, so whatever the consumer will look up for it can be fetched
+     * into the cache meanwhile. */
+    void (*prefetch)(uint32_t pid, uint64_t address, void *context);
+    void *context;
+} ht_collector_consumer;
 
 /* Create a session of `slots` rings of `ring_bytes` (a power of two) each. */
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
@@ -35,7 +43,7 @@ void ht_collector_set_root(ht_collector *c, pid_t pid);
 
 /* Drain one round. final: emit everything (every writer has finished).
  * Returns the number of events delivered, or -1 if the sink failed. */
-long ht_collector_round(ht_collector *c, ht_collector_sink sink, void *ctx, bool final);
+long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final);
 
 /* A process ended (reaped with status, or found gone with known = false):
  * once its rings are drained its PROCESS_EXIT is delivered, after all of its

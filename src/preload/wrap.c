@@ -1,10 +1,11 @@
 /* The interposed malloc family (wrap mode): each call goes to the real
  * allocator and emits its ETW heap event.
  *
- * A FREE is stamped before the block is released, and a REALLOC's record is
- * reserved (and stamped) before the real realloc runs: once a block is back
- * in the allocator another thread may get the same address, and its ALLOC
- * must come after our FREE in time. */
+ * A FREE is stamped before the block is released: once it is back in the
+ * allocator another thread may get the same address, and that ALLOC must be
+ * stamped after our FREE. ALLOC and REALLOC are stamped after the call, so
+ * after the FREE that released the block they were given. A REALLOC that
+ * moves also frees inside the call: see traced_realloc. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -105,25 +106,28 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
             trace_alloc(p, 0);
         return p;
     }
+    /* A realloc that moves frees its old block inside the call, where another
+     * thread may get it before our record is stamped. busy_since tells the
+     * collector to hold back everything stamped after t1 until this record
+     * is in; the record carries t1 so that the collector can put it before
+     * such an allocation. */
     ht_thread_state *t = &ht_thread;
     if (!t->ring && !ht_emit_attach_thread())
         return call(old, n, m);
-    uint64_t w;
-    bool kept = ht_emit_begin(t, HT_EVENT_HEAP_REALLOC, 0, HT_RECORD_HEADER_WORDS + 4, &w);
+    uint64_t *busy = &t->slot->busy_since;
+    bool mine = __atomic_load_n(busy, __ATOMIC_RELAXED) == 0; /* not nested in a handler's */
+    uint64_t t1 = ht_now_ns();
+    if (mine)
+        __atomic_store_n(busy, t1, __ATOMIC_SEQ_CST); /* visible before the old block is */
     void *p = call(old, n, m);
-    if (kept) {
-        uint64_t heap = HT_HEAP_UNKNOWN;
-        uint32_t source = p ? ht_block_source(p, &heap) : 0;
-        /* A failed realloc leaves the block alone: the reserved record
-         * becomes a padding record the collector skips. */
-        t->ring[(w - 2) & t->mask] = ht_record_word0(p ? HT_EVENT_HEAP_REALLOC : 0,
-                                                     HT_RECORD_HEADER_WORDS + 4, source);
-        t->ring[w & t->mask] = heap;
-        t->ring[(w + 1) & t->mask] = (uint64_t)(uintptr_t)p;
-        t->ring[(w + 2) & t->mask] = (uint64_t)(uintptr_t)old;
-        t->ring[(w + 3) & t->mask] = size;
+    if (p) { /* a failed realloc leaves the block alone: nothing happened */
+        uint64_t heap;
+        uint32_t source = ht_block_source(p, &heap);
+        uint64_t payload[5] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
+        ht_emit(HT_EVENT_HEAP_REALLOC, source, payload, 5);
     }
-    ht_emit_end(t);
+    if (mine)
+        __atomic_store_n(busy, 0, __ATOMIC_RELEASE);
     return p;
 }
 

@@ -16,12 +16,16 @@
  * that a writer waiting on a full ring is not held for a whole round. */
 #define TAIL_PUBLISH_EVERY 256
 
+/* How long a realloc in progress may hold a round back (see the round). */
+#define BUSY_PATIENCE_NS 100000000u
+
 typedef struct slot_state {
     uint64_t cursor;    /* == the slot's tail */
     uint64_t head;      /* head read at the start of the round */
     uint64_t lost_seen; /* writer's lost counter already reported */
     uint32_t pid, tid;  /* owner, copied when first seen */
     uint64_t ahead;     /* next record to announce to the consumer's prefetch */
+    bool realloc_head;  /* the record at cursor is a complete REALLOC */
     uint32_t since_publish;
     bool dead;          /* owner gone: reclaim once drained */
 } slot_state;
@@ -49,10 +53,14 @@ struct ht_collector {
     uint32_t root_pid;
     ht_collector_stats stats;
     uint64_t scratch[HT_RECORD_MAX_WORDS];
-    /* min-heap of slots by the time of their next record */
+    /* min-heap of slots by the time of their next due record; an entry whose
+     * cursor is no longer the slot's is stale (the record went out early) */
     uint32_t *heap;
     uint64_t *heap_ts;
+    uint64_t *heap_cursor;
     size_t heap_len;
+    uint32_t realloc_heads; /* slots whose next record is a REALLOC */
+    uint32_t round_used;    /* slots in use in the current round */
 };
 
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags, char *err,
@@ -69,9 +77,10 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
     c->ring_bytes = ring_bytes;
     c->size = ht_session_bytes(slots, ring_bytes);
     c->st = calloc(slots, sizeof *c->st);
-    c->heap = calloc(slots, sizeof *c->heap);
-    c->heap_ts = calloc(slots, sizeof *c->heap_ts);
-    if (!c->st || !c->heap || !c->heap_ts) {
+    c->heap = calloc(2 * (size_t)slots, sizeof *c->heap);
+    c->heap_ts = calloc(2 * (size_t)slots, sizeof *c->heap_ts);
+    c->heap_cursor = calloc(2 * (size_t)slots, sizeof *c->heap_cursor);
+    if (!c->st || !c->heap || !c->heap_ts || !c->heap_cursor) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -115,6 +124,7 @@ void ht_collector_destroy(ht_collector *c)
     free(c->st);
     free(c->heap);
     free(c->heap_ts);
+    free(c->heap_cursor);
     free(c->ended);
     free(c->seen_pids);
     free(c);
@@ -204,6 +214,10 @@ static inline uint64_t ring_word(ht_collector *c, uint64_t *ring, uint64_t byte_
     return __atomic_load_n(&ring[(byte_pos >> 3) & (c->ring_bytes / 8 - 1)], __ATOMIC_RELAXED);
 }
 
+/* The heap may hold a slot more than once: its entries are (slot, time of
+ * the record, cursor of the record), and any whose cursor is not the slot's
+ * current one is dropped when popped. Each slot adds at most one entry per
+ * record, so the heap never holds more than twice the slots. */
 static void heap_push(ht_collector *c, uint32_t slot, uint64_t ts)
 {
     size_t k = c->heap_len++;
@@ -213,32 +227,38 @@ static void heap_push(ht_collector *c, uint32_t slot, uint64_t ts)
             break;
         c->heap[k] = c->heap[parent];
         c->heap_ts[k] = c->heap_ts[parent];
+        c->heap_cursor[k] = c->heap_cursor[parent];
         k = parent;
     }
     c->heap[k] = slot;
     c->heap_ts[k] = ts;
+    c->heap_cursor[k] = c->st[slot].cursor;
 }
 
-static uint32_t heap_pop(ht_collector *c)
+static uint32_t heap_pop(ht_collector *c, uint64_t *cursor)
 {
     uint32_t top = c->heap[0];
-    uint32_t last = c->heap[--c->heap_len];
-    uint64_t last_ts = c->heap_ts[c->heap_len];
+    *cursor = c->heap_cursor[0];
+    size_t n = --c->heap_len;
+    uint32_t last = c->heap[n];
+    uint64_t last_ts = c->heap_ts[n], last_cursor = c->heap_cursor[n];
     size_t k = 0;
     for (;;) {
         size_t child = 2 * k + 1;
-        if (child >= c->heap_len)
+        if (child >= n)
             break;
-        if (child + 1 < c->heap_len && c->heap_ts[child + 1] < c->heap_ts[child])
+        if (child + 1 < n && c->heap_ts[child + 1] < c->heap_ts[child])
             child++;
         if (c->heap_ts[child] >= last_ts)
             break;
         c->heap[k] = c->heap[child];
         c->heap_ts[k] = c->heap_ts[child];
+        c->heap_cursor[k] = c->heap_cursor[child];
         k = child;
     }
     c->heap[k] = last;
     c->heap_ts[k] = last_ts;
+    c->heap_cursor[k] = last_cursor;
     return top;
 }
 
@@ -285,16 +305,14 @@ static bool decode_blob(const uint64_t *p, uint32_t n, uint32_t fixed, ht_str *a
     return true;
 }
 
-/* Turn the record in scratch into an event. Returns 1 for an event, 0 for a
- * padding record, -1 for a malformed one. */
+/* Turn the record in scratch into an event. Returns 1, or -1 for a
+ * malformed record. */
 static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
 {
     const uint64_t *w = c->scratch;
     uint32_t type = ht_record_type(w[0]), words = ht_record_words(w[0]);
     const uint64_t *p = w + HT_RECORD_HEADER_WORDS;
     uint32_t n = words - HT_RECORD_HEADER_WORDS;
-    if (type == 0)
-        return 0;
     memset(&ev->u, 0, sizeof ev->u);
     ev->Header = (ht_event_header){.Type = (uint16_t)type, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
                                    .ProcessId = ss->pid, .ThreadId = ss->tid, .TimeStamp = w[1]};
@@ -311,7 +329,7 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
         ev->u.Free = (ETW_HEAP_EVENT_FREE){p[0], p[1], ht_record_arg(w[0])};
         return 1;
     case HT_EVENT_HEAP_REALLOC:
-        if (n != 4)
+        if (n != 5)
             return -1;
         ev->u.Realloc = (ETW_HEAP_EVENT_REALLOC){p[0], p[1], p[2], p[3], 0, ht_record_arg(w[0])};
         return 1;
@@ -397,21 +415,50 @@ static void announce(ht_collector *c, const ht_collector_consumer *to, uint32_t 
     }
 }
 
-/* The next record of slot i, if it is due this round: pushed on the heap. */
+/* Look at the record now at slot i's cursor: note whether it is a REALLOC,
+ * and push it on the heap if it is due this round. */
 static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
 {
     slot_state *ss = &c->st[i];
-    if (ss->cursor >= ss->head)
-        return;
-    uint64_t *ring = ring_of(c, i);
-    uint64_t w0 = ring_word(c, ring, ss->cursor);
-    if (!record_fits(w0, ss->cursor, ss->head)) {
-        heap_push(c, i, 0); /* handled (as damage) first */
-        return;
+    bool was_realloc = ss->realloc_head;
+    ss->realloc_head = false;
+    if (ss->cursor < ss->head) {
+        uint64_t *ring = ring_of(c, i);
+        uint64_t w0 = ring_word(c, ring, ss->cursor);
+        if (!record_fits(w0, ss->cursor, ss->head)) {
+            heap_push(c, i, 0); /* handled (as damage) first */
+        } else {
+            uint64_t ts = ring_word(c, ring, ss->cursor + 8);
+            ss->realloc_head = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
+                               ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5;
+            if (ts < before)
+                heap_push(c, i, ts);
+        }
     }
-    uint64_t ts = ring_word(c, ring, ss->cursor + 8);
-    if (ts < before)
-        heap_push(c, i, ts);
+    c->realloc_heads += (uint32_t)ss->realloc_head - (uint32_t)was_realloc;
+}
+
+/* A record of slot i about to go out creates a block at address (an ALLOC,
+ * or a REALLOC's new block) at time ts. If another thread of the process has
+ * a REALLOC waiting whose old block is that address and which began before
+ * ts, that realloc freed the address first: it must go out first. Returns
+ * that slot, or -1. */
+static int32_t realloc_first(ht_collector *c, uint32_t i, uint64_t address, uint64_t ts)
+{
+    if (c->realloc_heads == 0)
+        return -1;
+    uint32_t pid = c->st[i].pid;
+    for (uint32_t j = 0; j < c->round_used; j++) {
+        slot_state *o = &c->st[j];
+        if (j == i || !o->realloc_head || o->pid != pid)
+            continue;
+        uint64_t *ring = ring_of(c, j);
+        uint64_t old = ring_word(c, ring, o->cursor + 8 * 4);
+        uint64_t began = ring_word(c, ring, o->cursor + 8 * 6);
+        if (old == address && began < ts)
+            return (int32_t)j;
+    }
+    return -1;
 }
 
 static int emit_ended(ht_collector *c, const ht_collector_consumer *to)
@@ -465,11 +512,58 @@ static void reclaim(ht_collector *c, uint32_t used)
         __atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->lost, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->busy_since, 0, __ATOMIC_RELAXED); /* a thread that died mid-realloc */
         s->pid = s->tid = 0;
         s->generation++;
         *ss = (slot_state){0};
         __atomic_store_n(&s->state, HT_SLOT_FREE, __ATOMIC_RELEASE);
     }
+}
+
+/* Deliver the record at slot i's cursor and advance. depth bounds the chain
+ * of reallocs that may have to go out before it. */
+static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32_t i,
+                        uint64_t before, int depth)
+{
+    slot_state *ss = &c->st[i];
+    uint64_t *ring = ring_of(c, i);
+    uint64_t w0 = ring_word(c, ring, ss->cursor);
+    uint32_t words = ht_record_words(w0);
+    ht_event ev;
+    int r = -1;
+    if (record_fits(w0, ss->cursor, ss->head)) {
+        for (uint32_t k = 0; k < words; k++)
+            c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
+        r = decode_record(c, ss, &ev);
+    }
+    if (r < 0) {
+        /* Damaged ring: what is left of it cannot be parsed. Count it. */
+        uint64_t left = ss->head - ss->cursor;
+        c->stats.corrupt_records++;
+        ss->cursor = ss->head;
+        publish_tail(c, i);
+        queue_next(c, i, before);
+        return deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1, HT_LOSS_CORRUPT_BUFFER);
+    }
+    uint64_t created = ev.Header.Type == HT_EVENT_HEAP_ALLOC     ? ev.u.Alloc.Address
+                       : ev.Header.Type == HT_EVENT_HEAP_REALLOC ? ev.u.Realloc.NewAddress
+                                                                 : 0;
+    int32_t first = created && depth < 16 ? realloc_first(c, i, created, ev.Header.TimeStamp) : -1;
+    if (first >= 0) {
+        /* The scratch copy is overwritten by the other record: re-read ours after. */
+        if (deliver_next(c, to, (uint32_t)first, before, depth + 1) < 0)
+            return -1;
+        return deliver_next(c, to, i, before, depth + 1);
+    }
+    ss->cursor += (uint64_t)words * 8;
+    if (deliver(c, to, &ev) < 0)
+        return -1;
+    if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
+        publish_tail(c, i);
+    if (to->prefetch)
+        announce(c, to, i);
+    queue_next(c, i, before);
+    return 0;
 }
 
 long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final)
@@ -491,12 +585,24 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
         c->lost_no_slot_seen = no_slot;
     }
 
+    /* A realloc in progress holds back what was stamped after it began
+     * (its old block may already be someone else's), unless it has taken so
+     * long that its thread is stopped or stuck: then order gives way to
+     * progress. Each slot's busy mark is read before its head, so a mark
+     * found clear means its record is already in. */
     c->heap_len = 0;
+    c->realloc_heads = 0;
+    c->round_used = used;
+    uint64_t round_start = before;
     for (uint32_t i = 0; i < used; i++) {
         ht_slot *s = ht_session_slot(c->base, i);
         slot_state *ss = &c->st[i];
+        ss->realloc_head = false;
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HT_SLOT_FREE)
             continue;
+        uint64_t busy = __atomic_load_n(&s->busy_since, __ATOMIC_ACQUIRE);
+        if (busy && busy < before && round_start - busy < BUSY_PATIENCE_NS && !ss->dead)
+            before = busy;
         ss->head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
         if (ss->pid == 0) {
             ss->pid = s->pid;
@@ -510,41 +616,18 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
                 return -1;
             ss->lost_seen = lost;
         }
-        queue_next(c, i, before);
     }
+    for (uint32_t i = 0; i < used; i++)
+        if (__atomic_load_n(&ht_session_slot(c->base, i)->state, __ATOMIC_ACQUIRE) != HT_SLOT_FREE)
+            queue_next(c, i, before);
 
-    ht_event ev;
     while (c->heap_len) {
-        uint32_t i = heap_pop(c);
-        slot_state *ss = &c->st[i];
-        uint64_t *ring = ring_of(c, i);
-        uint64_t w0 = ring_word(c, ring, ss->cursor);
-        int r = -1;
-        uint32_t words = ht_record_words(w0);
-        if (record_fits(w0, ss->cursor, ss->head)) {
-            for (uint32_t k = 0; k < words; k++)
-                c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
-            r = decode_record(c, ss, &ev);
-        }
-        if (r < 0) {
-            /* Damaged ring: what is left of it cannot be parsed. Count it. */
-            uint64_t left = ss->head - ss->cursor;
-            c->stats.corrupt_records++;
-            ss->cursor = ss->head;
-            publish_tail(c, i);
-            if (deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1,
-                             HT_LOSS_CORRUPT_BUFFER) < 0)
-                return -1;
-            continue;
-        }
-        ss->cursor += (uint64_t)words * 8;
-        if (r == 1 && deliver(c, to, &ev) < 0)
+        uint64_t cursor;
+        uint32_t i = heap_pop(c, &cursor);
+        if (cursor != c->st[i].cursor)
+            continue; /* that record already went out ahead of its time */
+        if (deliver_next(c, to, i, before, 0) < 0)
             return -1;
-        if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
-            publish_tail(c, i);
-        if (to->prefetch)
-            announce(c, to, i);
-        queue_next(c, i, before);
     }
     for (uint32_t i = 0; i < used; i++)
         if (c->st[i].since_publish)

@@ -60,7 +60,10 @@ typedef struct ht_slot {
     /* Writer side. */
     uint64_t head; /* atomic: bytes committed */
     uint64_t lost; /* atomic: events dropped in lossy mode */
-    uint8_t pad1[48];
+    /* atomic: nonzero while a realloc is in the allocator: the time it began
+     * (see "Ordering" in docs/RECORDING.md) */
+    uint64_t busy_since;
+    uint8_t pad1[40];
     /* Collector side. */
     uint64_t tail; /* atomic: bytes consumed */
     uint8_t pad2[56];
@@ -88,7 +91,21 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
 /* Ring records: 8-byte words. Word 0 packs the type (bits 0-15), the record's
  * length in words including this header (bits 16-31) and a small argument
  * (bits 32-39, the Source for heap events); word 1 is the timestamp. The
- * payload words follow; see ht_record_* in emit.h for each type's layout. */
+ * payload words follow, by type (ht_event_type values):
+ *   HEAP_ALLOC     HeapHandle, Size, Address
+ *   HEAP_FREE      HeapHandle, Address
+ *   HEAP_REALLOC   HeapHandle, NewAddress, OldAddress, NewSize, time the call began
+ *   OS_MAP         Address, Length, Protection | Flags << 32
+ *   OS_UNMAP       Address, Length
+ *   OS_REMAP       OldAddress, OldLength, NewAddress, NewLength
+ *   THREAD_START   ParentTid
+ *   THREAD_EXIT    (none)
+ *   MODULE_UNLOAD  Base
+ * and the records with strings (ht_emit_blob): fixed words, then the two
+ * strings' lengths, then their bytes packed into words:
+ *   THREAD_NAME    -                  Name, (empty)
+ *   PROCESS_START  ParentPid          Executable, CommandLine
+ *   MODULE_LOAD    Base, Size         Path, BuildId */
 #define HT_RECORD_HEADER_WORDS 2u
 #define HT_RECORD_MAX_WORDS 4096u /* 32 KiB: strings are cut to fit */
 

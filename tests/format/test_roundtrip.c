@@ -18,7 +18,7 @@
 #include "tracefile.h"
 
 #define SEED 0x5EED0001ull
-#define EVENTS 3000000ull
+#define EVENTS 2000000ull
 
 /* Several processes, 0 and the largest pid among them. */
 static const uint32_t pids[] = {4242, 1, 0, UINT32_MAX, 77, 123456, 2};

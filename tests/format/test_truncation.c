@@ -139,7 +139,7 @@ static void check_cut(fixture *f, size_t cut)
 static void test_every_offset_of_a_small_file(void **state)
 {
     fixture *f = *state;
-    make_file(f, 11, 120, 200);
+    make_file(f, 11, 90, 200);
     assert_true(f->nchunks > 10);
     assert_true(f->len < 32768);
     for (size_t cut = 0; cut <= f->len; cut++)
@@ -150,7 +150,7 @@ static void test_every_offset_of_a_small_file(void **state)
 static void test_chosen_offsets_of_a_larger_file(void **state)
 {
     fixture *f = *state;
-    make_file(f, 12, 20000, 16384);
+    make_file(f, 12, 6000, 8192);
     size_t compressed = 0;
     for (size_t i = 0; i < f->nchunks; i++) {
         const tf_chunk *c = &f->chunks[i];

@@ -1,0 +1,75 @@
+# Integration tests: the real `heaptrail` CLI on the test programs of
+# tests/programs/ and on real programs, with valgrind as the counting oracle.
+# Every test here carries the label "integration"; run them with
+#   ctest --output-on-failure -L integration
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+find_package(Threads REQUIRED)
+
+set(HT_PROGRAMS_SRC ${CMAKE_SOURCE_DIR}/tests/programs)
+set(HT_PROGRAMS_BIN ${CMAKE_BINARY_DIR}/tests)
+set(HT_INTEGRATION_SRC ${CMAKE_SOURCE_DIR}/tests/integration)
+set(HT_INTEGRATION_WORK ${CMAKE_BINARY_DIR}/tests/integration-work)
+
+# ht_test_program(NAME SOURCES...): a test program, built as tests/NAME.
+function(ht_test_program name)
+  add_executable(test_program_${name} ${ARGN})
+  target_link_libraries(test_program_${name} PRIVATE Threads::Threads)
+  set_target_properties(test_program_${name} PROPERTIES OUTPUT_NAME ${name}
+                        RUNTIME_OUTPUT_DIRECTORY ${HT_PROGRAMS_BIN})
+endfunction()
+
+ht_test_program(stress ${HT_PROGRAMS_SRC}/stress.c)
+ht_test_program(progress ${HT_PROGRAMS_SRC}/progress.c)
+ht_test_program(signals ${HT_PROGRAMS_SRC}/signals.c)
+ht_test_program(execchain ${HT_PROGRAMS_SRC}/execchain.c)
+ht_test_program(dlopen ${HT_PROGRAMS_SRC}/dlopen_main.c)
+# The library resolves dl_host_counts in the program: export its symbols.
+set_target_properties(test_program_dlopen PROPERTIES ENABLE_EXPORTS ON)
+target_link_libraries(test_program_dlopen PRIVATE ${CMAKE_DL_LIBS})
+add_library(test_program_htdlwork MODULE ${HT_PROGRAMS_SRC}/dlopen_lib.c)
+set_target_properties(test_program_htdlwork PROPERTIES OUTPUT_NAME htdlwork PREFIX lib
+                      LIBRARY_OUTPUT_DIRECTORY ${HT_PROGRAMS_BIN})
+
+# ht_integration_test(NAME SCRIPT ARGS...): run a test script against the
+# heaptrail binary, the test programs and a scratch folder of its own.
+function(ht_integration_test name script)
+  add_test(NAME integration.${name}
+           COMMAND ${Python3_EXECUTABLE} ${HT_INTEGRATION_SRC}/${script}
+                   --heaptrail $<TARGET_FILE:heaptrail_cli> --programs ${HT_PROGRAMS_BIN}
+                   --workdir ${HT_INTEGRATION_WORK}/${name} ${ARGN})
+  # The timeout only stops a hung recorder; no test asserts on time.
+  set_tests_properties(integration.${name} PROPERTIES LABELS integration TIMEOUT 300)
+endfunction()
+
+ht_integration_test(stress test_stress.py)
+ht_integration_test(kill9 test_kill9.py)
+ht_integration_test(signals test_signals.py)
+ht_integration_test(dlopen test_dlopen.py)
+ht_integration_test(exec test_exec.py)
+ht_integration_test(exec_no_follow test_exec.py --no-follow)
+foreach(case unknown-option missing-command existing-output cannot-execute setuid mode symlink)
+  ht_integration_test(record_${case} test_record_errors.py ${case})
+endforeach()
+
+# The valgrind oracle needs valgrind and the programs it runs. The system
+# python3 is preferred: a version-manager shim in front of it is a shell
+# script, which would add processes of its own to both runs.
+find_program(HT_VALGRIND valgrind)
+find_program(HT_ORACLE_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(HT_ORACLE_PYTHON NAMES python3)
+find_program(HT_SQLITE3 sqlite3)
+find_program(HT_GCC gcc)
+if(HT_VALGRIND)
+  foreach(w python sqlite gcc)
+    if((w STREQUAL "python" AND HT_ORACLE_PYTHON) OR (w STREQUAL "sqlite" AND HT_SQLITE3)
+       OR (w STREQUAL "gcc" AND HT_GCC))
+      ht_integration_test(valgrind_oracle_${w} valgrind_oracle.py --workload ${w}
+                          --valgrind ${HT_VALGRIND} --python ${HT_ORACLE_PYTHON}
+                          --sqlite3 ${HT_SQLITE3} --gcc ${HT_GCC})
+    else()
+      message(STATUS "valgrind oracle: no program for the ${w} workload, test left out")
+    endif()
+  endforeach()
+else()
+  message(STATUS "valgrind not found: the valgrind oracle tests are left out")
+endif()

@@ -1,0 +1,190 @@
+"""Counting oracle: valgrind memcheck's "total heap usage: N allocs, M frees"
+against `heaptrail record` + `stats --json`, per process, on real programs.
+
+Workloads (one per ctest test):
+  python  PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 workloads/alloc_heavy.py
+  sqlite  sqlite3 :memory: < workloads/oracle.sql
+  gcc     gcc -O2 -c of a generated C file: the driver, cc1 and as, every one
+          a process of its own.
+
+Memcheck counts a realloc of a live block as one alloc plus one free, and
+every malloc, calloc, memalign, posix_memalign, aligned_alloc, valloc and
+realloc(NULL, n) as an alloc; realloc(p, 0) is a free, free(NULL) is nothing.
+That is heaptrail's counting (allocs = ALLOC + REALLOC events, frees = FREE +
+REALLOC events), so the two must agree. Three things differ between the runs
+and are taken out or bounded, not hidden:
+
+- At exit valgrind calls glibc's __libc_freeres (and libstdc++'s freeres),
+  which frees libc's own buffers, locale data and the like: about 35 frees per
+  process that a normal run never does. That was a systematic shortfall of
+  ~35 frees in every gcc process before valgrind ran with
+  --run-libc-freeres=no --run-cxx-freeres=no, as it does here.
+- valgrind adds variables to its client's environment; a program that copies
+  its environment (Python's os.environ) allocates per variable. The recorded
+  run gets the same GLIBCXX_FORCE_NEW/GLIBCPP_FORCE_NEW; the remaining
+  differences (LD_PRELOAD's value, the recorder's session variable) are a
+  few blocks.
+- Some programs are not deterministic: cc1 hashes pointers, so its counts move
+  by ~15 in 2 * 10^5 from one native run to the next (address layout).
+
+The bound of 0.05% covers the last two; small processes (the gcc driver, as)
+must match exactly because 0.05% of a few hundred is less than one.
+
+Valgrind reports a process when it exits; an image replaced by exec reports
+nothing. Processes are matched by the base name of their command, in pid
+order; a traced process with allocations but no valgrind counterpart fails.
+"""
+
+import os
+import re
+import shutil
+
+import htcheck as h
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOTAL = re.compile(r"==(\d+)==\s+total heap usage: ([\d,]+) allocs, ([\d,]+) frees, "
+                   r"([\d,]+) bytes allocated")
+COMMAND = re.compile(r"==\d+== Command: (.*)")
+
+
+def generate_c(path, functions=30):
+    """A C file with enough in it for cc1 to allocate for a few seconds
+    under valgrind: loops, switches and a struct, in many functions."""
+    out = ["#include <string.h>", "struct rec { int id; double w; char name[16]; };"]
+    for i in range(functions):
+        out.append("""static int f%(i)d(const struct rec *r, int n)
+{
+    int acc = %(i)d;
+    for (int k = 0; k < n; k++) {
+        switch ((k + %(i)d) %% 5) {
+        case 0: acc += r[k].id * %(j)d; break;
+        case 1: acc ^= (int)(r[k].w * %(i)d.5); break;
+        case 2: acc -= (int)strlen(r[k].name); break;
+        default: acc += k << (%(i)d %% 7);
+        }
+    }
+    return acc;
+}""" % {"i": i, "j": i + 1})
+    out.append("int run_all(const struct rec *r, int n);")
+    out.append("int run_all(const struct rec *r, int n)\n{\n    int s = 0;")
+    out += ["    s += f%d(r, n);" % i for i in range(functions)]
+    out.append("    return s;\n}\n")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def workload(args, work):
+    """(argv, stdin path or None, extra environment) of the chosen workload."""
+    if args.workload == "python":
+        return ([args.python, os.path.join(HERE, "workloads", "alloc_heavy.py"), "20000"], None,
+                {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"})
+    if args.workload == "sqlite":
+        return [args.sqlite3, ":memory:"], os.path.join(HERE, "workloads", "oracle.sql"), {}
+    generate_c(os.path.join(work, "gen.c"))
+    return [args.gcc, "-O2", "-c", "gen.c", "-o", "gen.o"], None, {"TMPDIR": work}
+
+
+def run_in(argv, stdin, env, cwd, timeout):
+    if stdin:
+        with open(stdin) as f:
+            return h.run(argv, stdin=f, env=env, cwd=cwd, timeout=timeout, check=False)
+    return h.run(argv, env=env, cwd=cwd, timeout=timeout, check=False)
+
+
+def key(command):
+    first = command.split()[0] if command.split() else ""
+    return os.path.basename(first)
+
+
+def valgrind_counts(args, argv, stdin, env, work):
+    logs = os.path.join(work, "valgrind")
+    os.makedirs(logs)
+    # --leak-check=no and --undef-value-errors=no only make it faster; the
+    # heap summary, and its counts, are printed either way.
+    vg = [args.valgrind, "--tool=memcheck", "--trace-children=yes", "--leak-check=no",
+          "--undef-value-errors=no", "--run-libc-freeres=no", "--run-cxx-freeres=no",
+          "--log-file=" + os.path.join(logs, "vg.%p.%n")]
+    proc = run_in(vg + argv, stdin, env, work, timeout=300)
+    h.expect(proc.returncode == 0, "the workload failed under valgrind\n" +
+             h.describe(vg + argv, proc))
+    procs = []
+    for name in os.listdir(logs):
+        with open(os.path.join(logs, name)) as f:
+            text = f.read()
+        total = TOTAL.search(text)
+        command = COMMAND.search(text)
+        if not total:
+            continue  # an image that exec'd: valgrind reports nothing for it
+        procs.append({"pid": int(total.group(1)), "command": command.group(1) if command else "",
+                      "allocs": int(total.group(2).replace(",", "")),
+                      "frees": int(total.group(3).replace(",", ""))})
+    h.expect(procs, "no valgrind heap summary in %s" % logs)
+    return sorted(procs, key=lambda p: p["pid"])
+
+
+def heaptrail_counts(args, argv, stdin, env, work):
+    trace = os.path.join(work, "oracle.ht")
+    cmd = [args.heaptrail, "record", "-q", "-f", "-o", trace, "--"] + argv
+    proc = run_in(cmd, stdin, env, work, timeout=300)
+    h.expect(proc.returncode == 0, "the workload failed under heaptrail record\n" +
+             h.describe(cmd, proc))
+    stats = h.stats_json(args.heaptrail, trace)
+    h.expect(stats.get("lost_events", 0) == 0, "lossless recording lost %r events" %
+             stats.get("lost_events"))
+    procs = []
+    for p in stats.get("processes", []):
+        ev = p.get("events", {})
+        procs.append({"pid": p.get("pid"), "command": h.command_of(p),
+                      "allocs": ev.get("alloc", 0) + ev.get("realloc", 0),
+                      "frees": ev.get("free", 0) + ev.get("realloc", 0)})
+    return procs
+
+
+def main():
+    p = h.common_args(__doc__)
+    p.add_argument("--workload", required=True, choices=["python", "sqlite", "gcc"])
+    p.add_argument("--valgrind", default="valgrind")
+    p.add_argument("--python", default="python3")
+    p.add_argument("--sqlite3", default="sqlite3")
+    p.add_argument("--gcc", default="gcc")
+    p.add_argument("--tolerance", type=float, default=0.0005)
+    args = p.parse_args()
+    work = h.fresh_dir(args.workdir)
+    argv, stdin, extra = workload(args, work)
+    env = dict(os.environ, **extra)
+    env.pop("LD_PRELOAD", None)
+    # valgrind puts these two into its client's environment (they make old
+    # libstdc++ allocators skip their pools); give the recorded run the same.
+    env.update(GLIBCXX_FORCE_NEW="1", GLIBCPP_FORCE_NEW="1")
+
+    vg = valgrind_counts(args, argv, stdin, env, work)
+    ht = heaptrail_counts(args, argv, stdin, env, work)
+    shutil.rmtree(os.path.join(work, "valgrind"), ignore_errors=True)
+
+    errors, lines = [], []
+    unmatched = list(ht)
+    for v in vg:
+        k = key(v["command"])
+        match = next((x for x in unmatched if key(x["command"]) == k), None)
+        if match is None:
+            errors.append("valgrind process %d (%s) has no traced counterpart" % (v["pid"], k))
+            continue
+        unmatched.remove(match)
+        for what in ("allocs", "frees"):
+            a, b = v[what], match[what]
+            ok = abs(a - b) <= args.tolerance * a
+            lines.append("%-10s %-7s valgrind %9d  heaptrail %9d  diff %+d%s" %
+                         (k, what, a, b, b - a, "" if ok else "   <-- out of bounds"))
+            if not ok:
+                errors.append("%s %s: valgrind %d, heaptrail %d (%+d, bound %.3f%%)" %
+                              (k, what, a, b, b - a, 100 * args.tolerance))
+    for x in unmatched:
+        if x["allocs"] or x["frees"]:
+            errors.append("traced process %s (%s) with %d allocs has no valgrind counterpart" %
+                          (x["pid"], x["command"][:80], x["allocs"]))
+    print("\n".join(lines))
+    if errors:
+        h.fail("heaptrail and valgrind disagree:\n  " + "\n  ".join(errors))
+
+
+h.main_wrapper(main)

@@ -17,30 +17,43 @@ static inline size_t home_of(const ht_live *t, uint64_t address)
     return (size_t)((address * 0x9E3779B97F4A7C15ull) >> t->shift);
 }
 
+/* Slot arrays. Lookups land anywhere in a table, so a large one costs a TLB
+ * miss per lookup on 4 KiB pages: large ones are mapped on their own (fresh
+ * mappings come zeroed, so there is nothing to clear) and ask for huge
+ * pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define MAPPED_BYTES (2 * HUGE_PAGE)
+
+static size_t slot_bytes(size_t capacity) { return capacity * sizeof(ht_live_slot); }
+
+static ht_live_slot *alloc_slots(size_t capacity)
+{
+    size_t bytes = slot_bytes(capacity);
+    if (bytes < MAPPED_BYTES)
+        return calloc(capacity, sizeof(ht_live_slot));
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: a refusal costs speed, not results */
+    return p;
+}
+
+static void free_slots(ht_live_slot *slots, size_t capacity)
+{
+    if (!slots)
+        return;
+    if (slot_bytes(capacity) < MAPPED_BYTES)
+        free(slots);
+    else
+        munmap(slots, slot_bytes(capacity));
+}
+
 void ht_live_init(ht_live *t) { memset(t, 0, sizeof *t); }
 
 void ht_live_destroy(ht_live *t)
 {
-    free(t->slots);
+    free_slots(t->slots, ht_live_capacity(t));
     ht_live_init(t);
-}
-
-/* A zeroed slot array. Lookups land anywhere in it, so a large table costs a
- * TLB miss per lookup on 4 KiB pages: large ones ask for huge pages. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static ht_live_slot *alloc_slots(size_t capacity)
-{
-    size_t bytes = capacity * sizeof(ht_live_slot);
-    if (bytes < 2 * HUGE_PAGE)
-        return calloc(capacity, sizeof(ht_live_slot));
-    bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    ht_live_slot *slots = aligned_alloc(HUGE_PAGE, bytes);
-    if (!slots)
-        return NULL;
-    madvise(slots, bytes, MADV_HUGEPAGE); /* advice only: a refusal costs speed, not results */
-    memset(slots, 0, bytes);
-    return slots;
 }
 
 /* Move every entry into a fresh array of capacity slots. Returns 0, or -1
@@ -66,7 +79,7 @@ static int resize(ht_live *t, size_t capacity)
             j = (j + 1) & t->mask;
         slots[j] = old[i];
     }
-    free(old);
+    free_slots(old, old_capacity);
     return 0;
 }
 

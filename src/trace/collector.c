@@ -26,6 +26,7 @@ typedef struct slot_state {
     uint32_t pid, tid;  /* owner, copied when first seen */
     uint64_t ahead;     /* next record to announce to the consumer's prefetch */
     bool realloc_head;  /* the record at cursor is a complete REALLOC */
+    uint32_t realloc_at; /* its place in realloc_heads, when realloc_head */
     uint32_t since_publish;
     bool dead;          /* owner gone: reclaim once drained */
 } slot_state;
@@ -59,8 +60,8 @@ struct ht_collector {
     uint64_t *heap_ts;
     uint64_t *heap_cursor;
     size_t heap_len;
-    uint32_t realloc_heads; /* slots whose next record is a REALLOC */
-    uint32_t round_used;    /* slots in use in the current round */
+    uint32_t *realloc_heads; /* slots whose next record is a REALLOC */
+    uint32_t nrealloc_heads;
 };
 
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags, char *err,
@@ -80,7 +81,8 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
     c->heap = calloc(2 * (size_t)slots, sizeof *c->heap);
     c->heap_ts = calloc(2 * (size_t)slots, sizeof *c->heap_ts);
     c->heap_cursor = calloc(2 * (size_t)slots, sizeof *c->heap_cursor);
-    if (!c->st || !c->heap || !c->heap_ts || !c->heap_cursor) {
+    c->realloc_heads = calloc(slots, sizeof *c->realloc_heads);
+    if (!c->st || !c->heap || !c->heap_ts || !c->heap_cursor || !c->realloc_heads) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -125,6 +127,7 @@ void ht_collector_destroy(ht_collector *c)
     free(c->heap);
     free(c->heap_ts);
     free(c->heap_cursor);
+    free(c->realloc_heads);
     free(c->ended);
     free(c->seen_pids);
     free(c);
@@ -417,11 +420,26 @@ static void announce(ht_collector *c, const ht_collector_consumer *to, uint32_t 
 
 /* Look at the record now at slot i's cursor: note whether it is a REALLOC,
  * and push it on the heap if it is due this round. */
+static void set_realloc_head(ht_collector *c, uint32_t i, bool is)
+{
+    slot_state *ss = &c->st[i];
+    if (is == ss->realloc_head)
+        return;
+    if (is) {
+        ss->realloc_at = c->nrealloc_heads;
+        c->realloc_heads[c->nrealloc_heads++] = i;
+    } else {
+        uint32_t moved = c->realloc_heads[--c->nrealloc_heads];
+        c->realloc_heads[ss->realloc_at] = moved;
+        c->st[moved].realloc_at = ss->realloc_at;
+    }
+    ss->realloc_head = is;
+}
+
 static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
 {
     slot_state *ss = &c->st[i];
-    bool was_realloc = ss->realloc_head;
-    ss->realloc_head = false;
+    bool is_realloc = false;
     if (ss->cursor < ss->head) {
         uint64_t *ring = ring_of(c, i);
         uint64_t w0 = ring_word(c, ring, ss->cursor);
@@ -429,13 +447,13 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
             heap_push(c, i, 0); /* handled (as damage) first */
         } else {
             uint64_t ts = ring_word(c, ring, ss->cursor + 8);
-            ss->realloc_head = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
-                               ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5;
+            is_realloc = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
+                         ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5;
             if (ts < before)
                 heap_push(c, i, ts);
         }
     }
-    c->realloc_heads += (uint32_t)ss->realloc_head - (uint32_t)was_realloc;
+    set_realloc_head(c, i, is_realloc);
 }
 
 /* A record of slot i about to go out creates a block at address (an ALLOC,
@@ -445,12 +463,11 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
  * that slot, or -1. */
 static int32_t realloc_first(ht_collector *c, uint32_t i, uint64_t address, uint64_t ts)
 {
-    if (c->realloc_heads == 0)
-        return -1;
     uint32_t pid = c->st[i].pid;
-    for (uint32_t j = 0; j < c->round_used; j++) {
+    for (uint32_t k = 0; k < c->nrealloc_heads; k++) {
+        uint32_t j = c->realloc_heads[k];
         slot_state *o = &c->st[j];
-        if (j == i || !o->realloc_head || o->pid != pid)
+        if (j == i || o->pid != pid)
             continue;
         uint64_t *ring = ring_of(c, j);
         uint64_t old = ring_word(c, ring, o->cursor + 8 * 4);
@@ -515,6 +532,7 @@ static void reclaim(ht_collector *c, uint32_t used)
         __atomic_store_n(&s->busy_since, 0, __ATOMIC_RELAXED); /* a thread that died mid-realloc */
         s->pid = s->tid = 0;
         s->generation++;
+        set_realloc_head(c, i, false);
         *ss = (slot_state){0};
         __atomic_store_n(&s->state, HT_SLOT_FREE, __ATOMIC_RELEASE);
     }
@@ -591,13 +609,10 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
      * progress. Each slot's busy mark is read before its head, so a mark
      * found clear means its record is already in. */
     c->heap_len = 0;
-    c->realloc_heads = 0;
-    c->round_used = used;
     uint64_t round_start = before;
     for (uint32_t i = 0; i < used; i++) {
         ht_slot *s = ht_session_slot(c->base, i);
         slot_state *ss = &c->st[i];
-        ss->realloc_head = false;
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HT_SLOT_FREE)
             continue;
         uint64_t busy = __atomic_load_n(&s->busy_since, __ATOMIC_ACQUIRE);

@@ -306,6 +306,158 @@ static void print_summary(const char *path, const ht_summary *sum, const ht_coll
             cs->events ? (double)file_bytes / (double)cs->events : 0.0);
 }
 
+/* Everything a recording holds while it runs. */
+typedef struct recording {
+    char path[PATH_MAX];
+    int fd;
+    ht_collector *collector;
+    ht_writer *writer;
+    ht_summary *summary;
+} recording;
+
+/* Give up before the program ran: remove what was created. */
+static void abandon(recording *r)
+{
+    ht_writer_destroy(r->writer);
+    ht_summary_destroy(r->summary);
+    ht_collector_destroy(r->collector);
+    unlink(r->path);
+    close(r->fd);
+}
+
+/* Output file, session, writer and summary. Returns 0, or prints why not and
+ * returns -1 with nothing left behind. */
+static int start_recording(const record_options *o, recording *r)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = open_output(o, r->path, sizeof r->path);
+    if (r->fd < 0)
+        return -1;
+    char err[256];
+    uint32_t flags = (o->lossy ? HT_SESSION_LOSSY : 0) | (o->no_follow ? HT_SESSION_NO_FOLLOW : 0);
+    r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, flags, err,
+                                       sizeof err);
+    if (!r->collector) {
+        ht_cli_error("record", "%s", err);
+        abandon(r);
+        return -1;
+    }
+    /* The header: clock, host, command. */
+    struct utsname un;
+    uname(&un);
+    struct timespec mono, real, res;
+    clock_gettime(HT_TRACE_CLOCK, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_getres(HT_TRACE_CLOCK, &res);
+    char command[4096] = "";
+    for (char **a = o->argv; *a; a++) {
+        size_t used = strlen(command);
+        snprintf(command + used, sizeof command - used, "%s%s", a == o->argv ? "" : " ", *a);
+    }
+    char recorder[64];
+    snprintf(recorder, sizeof recorder, "heaptrail %s", ht_version());
+    ht_trace_info info = {
+        .Clock = {HT_TRACE_CLOCK, (uint32_t)res.tv_nsec,
+                  ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
+        .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
+        .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = command,
+        .Options = (o->lossy ? HT_TRACE_OPT_LOSSY : 0) | (o->no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0)};
+    r->writer = ht_writer_create(r->fd, &info, NULL, err, sizeof err);
+    r->summary = ht_summary_create();
+    if (!r->writer || !r->summary) {
+        ht_cli_error("record", "%s: %s", r->path, r->writer ? "out of memory" : err);
+        abandon(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Start the program. Returns its pid, or -1 (with *status the exit status
+ * to give) when it could not be started. */
+static pid_t launch(const record_options *o, const char *program, const char *preload,
+                    recording *r, int *status)
+{
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        ht_cli_error("record", "pipe: %s", strerror(errno));
+        *status = HT_EXIT_FAILURE;
+        return -1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        ht_cli_error("record", "fork: %s", strerror(errno));
+        close(report[0]);
+        close(report[1]);
+        *status = HT_EXIT_FAILURE;
+        return -1;
+    }
+    if (child == 0) {
+        close(report[0]);
+        run_child(o, program, preload, ht_collector_session_path(r->collector), report[1]);
+    }
+    close(report[1]);
+    ht_collector_set_root(r->collector, child);
+    int exec_errno = 0;
+    ssize_t got = read(report[0], &exec_errno, sizeof exec_errno);
+    close(report[0]);
+    if (got == (ssize_t)sizeof exec_errno) {
+        waitpid(child, NULL, 0);
+        ht_cli_error("record", "cannot execute '%s': %s", o->argv[0], strerror(exec_errno));
+        *status = 127;
+        return -1;
+    }
+    return child;
+}
+
+/* Collect until the program and every process it started are gone. Returns
+ * false when the consumer failed (out of memory). */
+static bool collect(recording *r, record_sink *sink, pid_t child, int *child_status,
+                    bool *child_done)
+{
+    ht_collector_consumer consumer = {sink_event, sink_prefetch, sink};
+    long idle_ns = 0;
+    uint64_t last_owner_check = 0;
+    for (;;) {
+        if (forward_signal) {
+            kill(child, forward_signal);
+            forward_signal = 0;
+        }
+        long n = ht_collector_round(r->collector, &consumer, false);
+        if (n < 0)
+            return false;
+        int status;
+        pid_t p;
+        bool any_children = true;
+        while ((p = waitpid(-1, &status, WNOHANG)) != 0) {
+            if (p < 0) {
+                any_children = errno != ECHILD;
+                break;
+            }
+            if (p == child) {
+                *child_status = status;
+                *child_done = true;
+            }
+            ht_collector_process_ended(r->collector, p, status, true);
+            n++;
+        }
+        uint64_t now = ht_now_ns();
+        if (now - last_owner_check > 100000000u) {
+            ht_collector_check_owners(r->collector);
+            last_owner_check = now;
+        }
+        if (!any_children)
+            break;
+        /* Poll fast while events flow, back off to 10 ms when idle. */
+        idle_ns = n > 0 ? 0 : idle_ns ? (idle_ns * 2 > 10000000 ? 10000000 : idle_ns * 2) : 100000;
+        if (idle_ns) {
+            struct timespec ts = {0, idle_ns};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ht_collector_check_owners(r->collector);
+    return ht_collector_round(r->collector, &consumer, true) >= 0;
+}
+
 int cmd_record(int argc, char **argv)
 {
     record_options o;
@@ -331,62 +483,12 @@ int cmd_record(int argc, char **argv)
         ht_cli_error("record", "cannot find libheaptrail-preload.so (set HEAPTRAIL_PRELOAD)");
         return HT_EXIT_FAILURE;
     }
-
-    char path[PATH_MAX];
-    int fd = open_output(&o, path, sizeof path);
-    if (fd < 0)
+    recording rec;
+    if (start_recording(&o, &rec) < 0)
         return HT_EXIT_FAILURE;
-
-    char err[256];
-    uint32_t flags = (o.lossy ? HT_SESSION_LOSSY : 0) | (o.no_follow ? HT_SESSION_NO_FOLLOW : 0);
-    ht_collector *col = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o.ring_bytes, flags, err,
-                                            sizeof err);
-    if (!col) {
-        ht_cli_error("record", "%s", err);
-        unlink(path);
-        close(fd);
-        return HT_EXIT_FAILURE;
-    }
-
-    /* The header: clock, host, command. */
-    struct utsname un;
-    uname(&un);
-    struct timespec mono, real, res;
-    clock_gettime(HT_TRACE_CLOCK, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    clock_getres(HT_TRACE_CLOCK, &res);
-    char command[4096] = "";
-    for (char **a = o.argv; *a; a++) {
-        size_t used = strlen(command);
-        snprintf(command + used, sizeof command - used, "%s%s", a == o.argv ? "" : " ", *a);
-    }
-    char recorder[64];
-    snprintf(recorder, sizeof recorder, "heaptrail %s", ht_version());
-    ht_trace_info info = {
-        .Clock = {HT_TRACE_CLOCK, (uint32_t)res.tv_nsec,
-                  ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
-        .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
-        .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = command,
-        .Options = (o.lossy ? HT_TRACE_OPT_LOSSY : 0) | (o.no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0)};
-    ht_writer *writer = ht_writer_create(fd, &info, NULL, err, sizeof err);
-    ht_summary *summary = ht_summary_create();
-    if (!writer || !summary) {
-        ht_cli_error("record", "%s: %s", path, writer ? "out of memory" : err);
-        ht_writer_destroy(writer);
-        ht_summary_destroy(summary);
-        ht_collector_destroy(col);
-        unlink(path);
-        close(fd);
-        return HT_EXIT_FAILURE;
-    }
 
     /* Orphaned descendants become our children, so we see every exit. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) {
-        ht_cli_error("record", "pipe: %s", strerror(errno));
-        return HT_EXIT_FAILURE;
-    }
     /* The terminal's ^C and ^\ reach the program too; the program decides,
      * and we keep collecting until it is gone. TERM and HUP are passed on. */
     signal(SIGINT, SIG_IGN);
@@ -395,108 +497,43 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    pid_t child = fork();
+    int status = HT_EXIT_OK;
+    pid_t child = launch(&o, program, preload, &rec, &status);
     if (child < 0) {
-        ht_cli_error("record", "fork: %s", strerror(errno));
-        unlink(path);
-        return HT_EXIT_FAILURE;
-    }
-    if (child == 0) {
-        close(report[0]);
-        run_child(&o, program, preload, ht_collector_session_path(col), report[1]);
-    }
-    close(report[1]);
-    ht_collector_set_root(col, child);
-    int exec_errno = 0;
-    ssize_t got = read(report[0], &exec_errno, sizeof exec_errno);
-    close(report[0]);
-    if (got == (ssize_t)sizeof exec_errno) {
-        waitpid(child, NULL, 0);
-        ht_cli_error("record", "cannot execute '%s': %s", o.argv[0], strerror(exec_errno));
-        ht_writer_destroy(writer);
-        ht_summary_destroy(summary);
-        ht_collector_destroy(col);
-        unlink(path);
-        close(fd);
-        return 127;
+        abandon(&rec);
+        return status;
     }
 
-    record_sink sink = {writer, summary, false, 0};
-    ht_collector_consumer consumer = {sink_event, sink_prefetch, &sink};
+    record_sink sink = {rec.writer, rec.summary, false, 0};
     int child_status = 0;
-    bool child_done = false, failed = false;
-    long idle_ns = 0;
-    uint64_t last_owner_check = 0;
-    for (;;) {
-        if (forward_signal) {
-            kill(child, forward_signal);
-            forward_signal = 0;
-        }
-        long n = ht_collector_round(col, &consumer, false);
-        if (n < 0) {
-            failed = true;
-            break;
-        }
-        int status;
-        pid_t p;
-        bool any_children = true;
-        while ((p = waitpid(-1, &status, WNOHANG)) != 0) {
-            if (p < 0) {
-                any_children = errno != ECHILD;
-                break;
-            }
-            if (p == child) {
-                child_status = status;
-                child_done = true;
-            }
-            ht_collector_process_ended(col, p, status, true);
-        }
-        uint64_t now = ht_now_ns();
-        if (now - last_owner_check > 100000000u) {
-            ht_collector_check_owners(col);
-            last_owner_check = now;
-        }
-        if (!any_children)
-            break;
-        /* Poll fast while events flow, back off to 10 ms when idle. */
-        idle_ns = n > 0 ? 0 : idle_ns ? (idle_ns * 2 > 10000000 ? 10000000 : idle_ns * 2) : 100000;
-        if (idle_ns) {
-            struct timespec ts = {0, idle_ns};
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (!failed) {
-        ht_collector_check_owners(col);
-        failed = ht_collector_round(col, &consumer, true) < 0;
-    }
-    ht_summary_finish(summary);
-    ht_collector_stats cs;
-    ht_collector_get_stats(col, &cs);
-    int status = HT_EXIT_OK;
-    if (failed) {
+    bool child_done = false;
+    if (!collect(&rec, &sink, child, &child_status, &child_done)) {
         ht_cli_error("record", "out of memory while collecting");
         status = HT_EXIT_FAILURE;
     }
-    if (!sink.write_failed && ht_writer_finish(writer) < 0) {
+    ht_summary_finish(rec.summary);
+    ht_collector_stats cs;
+    ht_collector_get_stats(rec.collector, &cs);
+    if (!sink.write_failed && ht_writer_finish(rec.writer) < 0) {
         sink.write_failed = true;
         sink.write_errno = errno;
     }
     uint64_t bytes = 0;
-    ht_writer_totals(writer, NULL, NULL, &bytes);
+    ht_writer_totals(rec.writer, NULL, NULL, &bytes);
     if (sink.write_failed) {
         ht_cli_error("record", "cannot write %s: %s; the trace holds what was written before",
-                     path, strerror(sink.write_errno));
+                     rec.path, strerror(sink.write_errno));
         status = HT_EXIT_FAILURE;
     }
-    if (close(fd) < 0 && status == HT_EXIT_OK) {
-        ht_cli_error("record", "cannot write %s: %s", path, strerror(errno));
+    if (close(rec.fd) < 0 && status == HT_EXIT_OK) {
+        ht_cli_error("record", "cannot write %s: %s", rec.path, strerror(errno));
         status = HT_EXIT_FAILURE;
     }
     if (!o.quiet)
-        print_summary(path, summary, &cs, bytes);
-    ht_writer_destroy(writer);
-    ht_summary_destroy(summary);
-    ht_collector_destroy(col);
+        print_summary(rec.path, rec.summary, &cs, bytes);
+    ht_writer_destroy(rec.writer);
+    ht_summary_destroy(rec.summary);
+    ht_collector_destroy(rec.collector);
     if (status != HT_EXIT_OK)
         return status;
     if (!child_done)

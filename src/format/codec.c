@@ -25,11 +25,21 @@ enum { ADDR_RECENT = 0, ADDR_TABLE = 1, ADDR_DELTA16 = 2, ADDR_LITERAL = 3 };
 static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
 {
     unsigned slot = addr_slot(a);
-    for (unsigned i = 0; i < HT_ADDR_RECENT; i++)
-        if (m->recent[(m->recent_pos - 1 - i) & (HT_ADDR_RECENT - 1)] == a) {
-            ht_buf_put_varint_unchecked(out, (uint64_t)i << 2 | ADDR_RECENT);
-            goto done;
-        }
+    /* Compare all recent entries without branching (a hit's place is not
+     * predictable), then take the most recent match. */
+    unsigned hits = 0;
+    for (unsigned k = 0; k < HT_ADDR_RECENT; k++)
+        hits |= (unsigned)(m->recent[k] == a) << k;
+    if (hits) {
+        /* Entry k is (newest - k) mod 16 places back: the most recent match is
+         * the highest hit at or below newest, else the highest above it. */
+        unsigned newest = (m->recent_pos - 1) & (HT_ADDR_RECENT - 1);
+        unsigned low = hits & ((2u << newest) - 1);
+        unsigned back = low ? newest - (31u - (unsigned)__builtin_clz(low))
+                            : newest + HT_ADDR_RECENT - (31u - (unsigned)__builtin_clz(hits));
+        ht_buf_put_varint_unchecked(out, (uint64_t)back << 2 | ADDR_RECENT);
+        goto done;
+    }
     if (m->table[slot] == a) {
         ht_buf_put_varint_unchecked(out, (uint64_t)slot << 2 | ADDR_TABLE);
     } else {
@@ -73,13 +83,18 @@ static inline bool addr_decode(ht_addr_model *m, ht_cursor *in, uint64_t *a)
 
 static inline void mru_touch(ht_mru *m, unsigned i, uint64_t v)
 {
-    memmove(&m->v[1], &m->v[0], i * sizeof m->v[0]);
+    for (unsigned k = i; k > 0; k--) /* a few words: cheaper than a memmove call */
+        m->v[k] = m->v[k - 1];
     m->v[0] = v;
 }
 
 static inline void mru_encode(ht_mru *m, ht_buf *out, uint64_t v)
 {
-    for (unsigned i = 0; i < HT_MRU_SIZE; i++)
+    if (m->v[0] == v) { /* the same thread or heap as last time: the common case */
+        out->data[out->len++] = 0;
+        return;
+    }
+    for (unsigned i = 1; i < HT_MRU_SIZE; i++)
         if (m->v[i] == v) {
             ht_buf_put_varint_unchecked(out, i);
             mru_touch(m, i, v);
@@ -156,30 +171,52 @@ void ht_encoder_reset(ht_chunk_encoder *e)
 /* Worst case bytes one fixed-size field writes: a literal after a marker. */
 #define FIELD_MAX 20
 
-bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
-                    const ht_event *ev)
+/* The built-in heap events, written field by field as the generic loop
+ * below would write them (same streams, same order), without its per-field
+ * dispatch: they are nearly every event of a trace. Returns false for any
+ * other descriptor. */
+static bool add_heap_event(ht_chunk_encoder *e, const ht_event_desc *desc, const ht_event *ev)
+{
+    size_t n;
+    const ht_event_desc *builtin = ht_schema_builtin(&n);
+    int tag = ht_schema_builtin_tag(desc->type);
+    if (tag < 0 || desc != &builtin[tag])
+        return false;
+    ht_codec_state *st = &e->state;
+    ht_buf *misc = &e->streams[HT_STREAM_MISC];
+    ht_buf *size = &e->streams[HT_STREAM_SIZE];
+    ht_buf *addr = &e->streams[HT_STREAM_ADDRESS];
+    switch (desc->type) {
+    case HT_EVENT_HEAP_ALLOC:
+        mru_encode(&st->handles, misc, ev->u.Alloc.HeapHandle);
+        ht_buf_put_varint_unchecked(size, ev->u.Alloc.Size);
+        addr_encode(&st->addr, addr, ev->u.Alloc.Address);
+        ht_buf_put_varint_unchecked(misc, ev->u.Alloc.Source);
+        return true;
+    case HT_EVENT_HEAP_FREE:
+        mru_encode(&st->handles, misc, ev->u.Free.HeapHandle);
+        addr_encode(&st->addr, addr, ev->u.Free.Address);
+        ht_buf_put_varint_unchecked(misc, ev->u.Free.Source);
+        return true;
+    case HT_EVENT_HEAP_REALLOC:
+        mru_encode(&st->handles, misc, ev->u.Realloc.HeapHandle);
+        addr_encode(&st->addr, addr, ev->u.Realloc.NewAddress);
+        addr_encode(&st->addr, addr, ev->u.Realloc.OldAddress);
+        ht_buf_put_varint_unchecked(size, ev->u.Realloc.NewSize);
+        ht_buf_put_varint_unchecked(size, ev->u.Realloc.OldSize);
+        ht_buf_put_varint_unchecked(misc, ev->u.Realloc.Source);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Any event, field by field as its descriptor says. */
+static bool add_fields(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                       const ht_event *ev)
 {
     ht_codec_state *st = &e->state;
     ht_buf *S = e->streams;
-    const ht_event_header *h = &ev->Header;
-
-    if (!ht_buf_reserve(&S[HT_STREAM_TAG], 1) || !ht_buf_reserve(&S[HT_STREAM_TIME], 10) ||
-        !ht_buf_reserve(&S[HT_STREAM_THREAD], FIELD_MAX) ||
-        !ht_buf_reserve(&S[HT_STREAM_STACK], 10) || !ht_buf_reserve(&S[HT_STREAM_SIZE], 2 * FIELD_MAX) ||
-        !ht_buf_reserve(&S[HT_STREAM_ADDRESS], 2 * FIELD_MAX) ||
-        !ht_buf_reserve(&S[HT_STREAM_MISC], (size_t)(desc->field_count + 1) * FIELD_MAX))
-        return false;
-
-    S[HT_STREAM_TAG].data[S[HT_STREAM_TAG].len++] = tag;
-    ht_buf_put_varint_unchecked(&S[HT_STREAM_TIME],
-                                ht_zigzag((int64_t)(h->TimeStamp - st->prev_time)));
-    st->prev_time = h->TimeStamp;
-    mru_encode(&st->threads, &S[HT_STREAM_THREAD], h->ThreadId);
-    if (desc->flags & HT_DESC_HAS_STACK)
-        ht_buf_put_varint_unchecked(&S[HT_STREAM_STACK], h->StackId);
-    if (desc->flags & HT_DESC_HAS_CPU)
-        ht_buf_put_varint_unchecked(&S[HT_STREAM_MISC], (uint32_t)(h->Cpu + 1));
-
     for (unsigned i = 0; i < desc->field_count; i++) {
         const ht_field_desc *f = &desc->fields[i];
         if (f->type == HT_FT_STR) {
@@ -223,6 +260,35 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
         default: return false;
         }
     }
+    return true;
+}
+
+bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                    const ht_event *ev)
+{
+    ht_codec_state *st = &e->state;
+    ht_buf *S = e->streams;
+    const ht_event_header *h = &ev->Header;
+
+    if (!ht_buf_reserve(&S[HT_STREAM_TAG], 1) || !ht_buf_reserve(&S[HT_STREAM_TIME], 10) ||
+        !ht_buf_reserve(&S[HT_STREAM_THREAD], FIELD_MAX) ||
+        !ht_buf_reserve(&S[HT_STREAM_STACK], 10) || !ht_buf_reserve(&S[HT_STREAM_SIZE], 2 * FIELD_MAX) ||
+        !ht_buf_reserve(&S[HT_STREAM_ADDRESS], 2 * FIELD_MAX) ||
+        !ht_buf_reserve(&S[HT_STREAM_MISC], (size_t)(desc->field_count + 1) * FIELD_MAX))
+        return false;
+
+    S[HT_STREAM_TAG].data[S[HT_STREAM_TAG].len++] = tag;
+    ht_buf_put_varint_unchecked(&S[HT_STREAM_TIME],
+                                ht_zigzag((int64_t)(h->TimeStamp - st->prev_time)));
+    st->prev_time = h->TimeStamp;
+    mru_encode(&st->threads, &S[HT_STREAM_THREAD], h->ThreadId);
+    if (desc->flags & HT_DESC_HAS_STACK)
+        ht_buf_put_varint_unchecked(&S[HT_STREAM_STACK], h->StackId);
+    if (desc->flags & HT_DESC_HAS_CPU)
+        ht_buf_put_varint_unchecked(&S[HT_STREAM_MISC], (uint32_t)(h->Cpu + 1));
+
+    if (!add_heap_event(e, desc, ev) && !add_fields(e, tag, desc, ev))
+        return false;
 
     if (e->count == 0 || h->TimeStamp < e->ts_first)
         e->ts_first = h->TimeStamp;

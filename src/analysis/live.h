@@ -19,13 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What the table keeps for each live block. */
+/* What the table keeps for each live block: its size. Kept small on
+ * purpose: the recorder's collector looks up one block per heap event, and
+ * tables of millions of blocks are paid for in cache misses and in memory
+ * first touched. */
 typedef struct ht_live_block {
-    uint64_t size;      /* requested size (ALLOC Size, REALLOC NewSize) */
-    uint64_t timestamp; /* when it was allocated (or last moved by a realloc) */
-    uint64_t heap;      /* HeapHandle */
-    uint32_t stack_id;  /* stack of the allocation, 0 when none */
-    uint32_t tid;       /* thread that allocated it */
+    uint64_t size; /* requested size (ALLOC Size, REALLOC NewSize) */
 } ht_live_block;
 
 /* One slot: the address (0 marks an empty slot) beside its block, so that a

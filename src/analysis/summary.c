@@ -224,13 +224,11 @@ static inline void settle(ht_summary *s, ht_process_summary *p, uint64_t ts)
 }
 
 /* A new block at address (0: the allocation failed). */
-static int add_block(ht_process_summary *p, const ht_event_header *h, uint64_t heap,
-                     uint64_t address, uint64_t size)
+static int add_block(ht_process_summary *p, uint64_t address, uint64_t size)
 {
     if (address == 0)
         return 0;
-    ht_live_block b = {.size = size, .timestamp = h->TimeStamp, .heap = heap,
-                       .stack_id = h->StackId, .tid = h->ThreadId};
+    ht_live_block b = {.size = size};
     int r = ht_live_insert(&p->live, address, &b, NULL);
     if (r < 0)
         return -1;
@@ -248,7 +246,7 @@ static int heap_event(ht_summary *s, ht_process_summary *p, const ht_event *ev)
     case HT_EVENT_HEAP_ALLOC: {
         const ETW_HEAP_EVENT_ALLOC *a = &ev->u.Alloc;
         u->by_source[source_slot(a->Source)]++;
-        if (add_block(p, h, a->HeapHandle, a->Address, a->Size) < 0)
+        if (add_block(p, a->Address, a->Size) < 0)
             return -1;
         break;
     }
@@ -263,7 +261,7 @@ static int heap_event(ht_summary *s, ht_process_summary *p, const ht_event *ev)
         u->by_source[source_slot(r->Source)]++;
         if (r->OldAddress && !ht_live_remove(&p->live, r->OldAddress, NULL))
             u->anomalies.realloc_unknown++;
-        if (add_block(p, h, r->HeapHandle, r->NewAddress, r->NewSize) < 0)
+        if (add_block(p, r->NewAddress, r->NewSize) < 0)
             return -1;
         break;
     }

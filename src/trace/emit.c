@@ -224,11 +224,13 @@ bool ht_emit_attach_thread(void)
 
 void ht_emit_wait_room(ht_thread_state *t, uint64_t end)
 {
-    for (unsigned spins = 0;; spins++) {
+    for (unsigned spins = 1;; spins++) {
         t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
         if (end - t->tail_cache <= ht_emit_ring_bytes)
             return;
-        if (!collector_alive()) {
+        /* Asking whether the collector lives costs a system call: not on
+         * every turn. */
+        if (spins % 64 == 0 && !collector_alive()) {
             give_up();
             return; /* nobody reads the ring any more: overwriting it is harmless */
         }

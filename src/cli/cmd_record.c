@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -12,14 +11,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "analysis/summary.h"
 #include "cli/cli.h"
-#include "heaptrail/writer.h"
+#include "cli/recording.h"
 #include "trace/clock.h"
 #include "trace/collector.h"
 #include "trace/session.h"
@@ -181,44 +178,6 @@ static bool find_preload(char *out, size_t outlen)
     return false;
 }
 
-static int open_output(const record_options *o, char *path, size_t pathlen)
-{
-    if (o->output)
-        snprintf(path, pathlen, "%s", o->output);
-    else {
-        const char *base = strrchr(o->argv[0], '/');
-        snprintf(path, pathlen, "heaptrail.%s.%d.ht", base ? base + 1 : o->argv[0], (int)getpid());
-    }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (S_ISLNK(st.st_mode)) {
-            ht_cli_error("record", "%s is a symbolic link; refusing to write through it", path);
-            return -1;
-        }
-        if (!o->force) {
-            ht_cli_error("record", "%s exists; use -f to overwrite it", path);
-            return -1;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            ht_cli_error("record", "%s is not a regular file", path);
-            return -1;
-        }
-    }
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (o->force ? O_TRUNC : O_EXCL);
-    int fd = open(path, flags, 0600);
-    if (fd < 0) {
-        ht_cli_error("record", "cannot create %s: %s", path, strerror(errno));
-        return -1;
-    }
-    /* An existing file kept its mode through O_TRUNC: a trace is private. */
-    if (fchmod(fd, 0600) < 0) {
-        ht_cli_error("record", "cannot set the mode of %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* The child: environment, then exec. Reports exec's errno through the pipe. */
 static void run_child(const record_options *o, const char *program, const char *preload,
                       const char *session, int report)
@@ -239,137 +198,6 @@ static void run_child(const record_options *o, const char *program, const char *
     if (write(report, &e, sizeof e) < 0)
         _exit(127);
     _exit(127);
-}
-
-typedef struct record_sink {
-    ht_writer *writer;
-    ht_summary *summary;
-    bool write_failed;
-    int write_errno;
-} record_sink;
-
-static int sink_event(const ht_event *ev, void *ctx)
-{
-    record_sink *s = ctx;
-    ht_event copy;
-    const ht_event *e = ev;
-    if (ev->Header.Type == HT_EVENT_HEAP_REALLOC) {
-        /* The program does not know the block's previous size; we do. */
-        copy = *ev;
-        copy.u.Realloc.OldSize =
-            ht_summary_block_size(s->summary, ev->Header.ProcessId, ev->u.Realloc.OldAddress);
-        e = &copy;
-    }
-    if (ht_summary_add(s->summary, e) < 0)
-        return -1;
-    if (!s->write_failed && ht_writer_add(s->writer, e) < 0) {
-        s->write_failed = true;
-        s->write_errno = errno;
-    }
-    if (e->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
-        ht_writer_flush_process(s->writer, e->Header.ProcessId);
-    return 0;
-}
-
-static void sink_prefetch(uint32_t pid, uint64_t address, void *ctx)
-{
-    record_sink *s = ctx;
-    ht_summary_prefetch(s->summary, pid, address);
-}
-
-static void human_bytes(char *buf, size_t len, double v)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-static void print_summary(const char *path, const ht_summary *sum, const ht_collector_stats *cs,
-                          uint64_t file_bytes)
-{
-    const ht_usage *t = ht_summary_totals(sum);
-    char alloc[32], peak[32], leak[32], size[32];
-    human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
-    human_bytes(peak, sizeof peak, (double)t->peak_bytes);
-    human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
-    human_bytes(size, sizeof size, (double)file_bytes);
-    fprintf(stderr,
-            "heaptrail record: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
-            "heaptrail record: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"
-            "heaptrail record: wrote %s (%s, %.2f bytes/event)\n",
-            ht_summary_process_count(sum), ht_summary_process_count(sum) == 1 ? "" : "es",
-            cs->events, cs->lost, alloc, peak, leak, t->leaked_blocks, path, size,
-            cs->events ? (double)file_bytes / (double)cs->events : 0.0);
-}
-
-/* Everything a recording holds while it runs. */
-typedef struct recording {
-    char path[PATH_MAX];
-    int fd;
-    ht_collector *collector;
-    ht_writer *writer;
-    ht_summary *summary;
-} recording;
-
-/* Give up before the program ran: remove what was created. */
-static void abandon(recording *r)
-{
-    ht_writer_destroy(r->writer);
-    ht_summary_destroy(r->summary);
-    ht_collector_destroy(r->collector);
-    unlink(r->path);
-    close(r->fd);
-}
-
-/* Output file, session, writer and summary. Returns 0, or prints why not and
- * returns -1 with nothing left behind. */
-static int start_recording(const record_options *o, recording *r)
-{
-    memset(r, 0, sizeof *r);
-    r->fd = open_output(o, r->path, sizeof r->path);
-    if (r->fd < 0)
-        return -1;
-    char err[256];
-    uint32_t flags = (o->lossy ? HT_SESSION_LOSSY : 0) | (o->no_follow ? HT_SESSION_NO_FOLLOW : 0);
-    r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, flags, err,
-                                       sizeof err);
-    if (!r->collector) {
-        ht_cli_error("record", "%s", err);
-        abandon(r);
-        return -1;
-    }
-    /* The header: clock, host, command. */
-    struct utsname un;
-    uname(&un);
-    struct timespec mono, real, res;
-    clock_gettime(HT_TRACE_CLOCK, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    clock_getres(HT_TRACE_CLOCK, &res);
-    char command[4096] = "";
-    for (char **a = o->argv; *a; a++) {
-        size_t used = strlen(command);
-        snprintf(command + used, sizeof command - used, "%s%s", a == o->argv ? "" : " ", *a);
-    }
-    char recorder[64];
-    snprintf(recorder, sizeof recorder, "heaptrail %s", ht_version());
-    ht_trace_info info = {
-        .Clock = {HT_TRACE_CLOCK, (uint32_t)res.tv_nsec,
-                  ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
-        .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
-        .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = command,
-        .Options = (o->lossy ? HT_TRACE_OPT_LOSSY : 0) | (o->no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0)};
-    r->writer = ht_writer_create(r->fd, &info, NULL, err, sizeof err);
-    r->summary = ht_summary_create();
-    if (!r->writer || !r->summary) {
-        ht_cli_error("record", "%s: %s", r->path, r->writer ? "out of memory" : err);
-        abandon(r);
-        return -1;
-    }
-    return 0;
 }
 
 /* Start the program. Returns its pid, or -1 (with *status the exit status
@@ -411,10 +239,8 @@ static pid_t launch(const record_options *o, const char *program, const char *pr
 
 /* Collect until the program and every process it started are gone. Returns
  * false when the consumer failed (out of memory). */
-static bool collect(recording *r, record_sink *sink, pid_t child, int *child_status,
-                    bool *child_done)
+static bool collect(recording *r, pid_t child, int *child_status, bool *child_done)
 {
-    ht_collector_consumer consumer = {sink_event, sink_prefetch, sink};
     long idle_ns = 0;
     uint64_t last_owner_check = 0;
     for (;;) {
@@ -422,7 +248,7 @@ static bool collect(recording *r, record_sink *sink, pid_t child, int *child_sta
             kill(child, forward_signal);
             forward_signal = 0;
         }
-        long n = ht_collector_round(r->collector, &consumer, false);
+        long n = recording_round(r, false);
         if (n < 0)
             return false;
         int status;
@@ -455,7 +281,7 @@ static bool collect(recording *r, record_sink *sink, pid_t child, int *child_sta
         }
     }
     ht_collector_check_owners(r->collector);
-    return ht_collector_round(r->collector, &consumer, true) >= 0;
+    return recording_round(r, true) >= 0;
 }
 
 int cmd_record(int argc, char **argv)
@@ -483,8 +309,25 @@ int cmd_record(int argc, char **argv)
         ht_cli_error("record", "cannot find libheaptrail-preload.so (set HEAPTRAIL_PRELOAD)");
         return HT_EXIT_FAILURE;
     }
+    char path[PATH_MAX], command[4096] = "";
+    if (o.output) {
+        snprintf(path, sizeof path, "%s", o.output);
+    } else {
+        const char *base = strrchr(o.argv[0], '/');
+        snprintf(path, sizeof path, "heaptrail.%s.%d.ht", base ? base + 1 : o.argv[0],
+                 (int)getpid());
+    }
+    for (char **a = o.argv; *a; a++) {
+        size_t used = strlen(command);
+        snprintf(command + used, sizeof command - used, "%s%s", a == o.argv ? "" : " ", *a);
+    }
+    recording_options ro = {
+        .name = "record", .path = path, .force = o.force, .ring_bytes = o.ring_bytes,
+        .session_flags = (o.lossy ? HT_SESSION_LOSSY : 0) | (o.no_follow ? HT_SESSION_NO_FOLLOW : 0),
+        .trace_options = (o.lossy ? HT_TRACE_OPT_LOSSY : 0) | (o.no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0),
+        .command = command};
     recording rec;
-    if (start_recording(&o, &rec) < 0)
+    if (recording_start(&rec, &ro) < 0)
         return HT_EXIT_FAILURE;
 
     /* Orphaned descendants become our children, so we see every exit. */
@@ -500,40 +343,17 @@ int cmd_record(int argc, char **argv)
     int status = HT_EXIT_OK;
     pid_t child = launch(&o, program, preload, &rec, &status);
     if (child < 0) {
-        abandon(&rec);
+        recording_abandon(&rec);
         return status;
     }
-
-    record_sink sink = {rec.writer, rec.summary, false, 0};
     int child_status = 0;
     bool child_done = false;
-    if (!collect(&rec, &sink, child, &child_status, &child_done)) {
+    if (!collect(&rec, child, &child_status, &child_done)) {
         ht_cli_error("record", "out of memory while collecting");
         status = HT_EXIT_FAILURE;
     }
-    ht_summary_finish(rec.summary);
-    ht_collector_stats cs;
-    ht_collector_get_stats(rec.collector, &cs);
-    if (!sink.write_failed && ht_writer_finish(rec.writer) < 0) {
-        sink.write_failed = true;
-        sink.write_errno = errno;
-    }
-    uint64_t bytes = 0;
-    ht_writer_totals(rec.writer, NULL, NULL, &bytes);
-    if (sink.write_failed) {
-        ht_cli_error("record", "cannot write %s: %s; the trace holds what was written before",
-                     rec.path, strerror(sink.write_errno));
+    if (recording_finish(&rec, o.quiet) != HT_EXIT_OK)
         status = HT_EXIT_FAILURE;
-    }
-    if (close(rec.fd) < 0 && status == HT_EXIT_OK) {
-        ht_cli_error("record", "cannot write %s: %s", rec.path, strerror(errno));
-        status = HT_EXIT_FAILURE;
-    }
-    if (!o.quiet)
-        print_summary(rec.path, rec.summary, &cs, bytes);
-    ht_writer_destroy(rec.writer);
-    ht_summary_destroy(rec.summary);
-    ht_collector_destroy(rec.collector);
     if (status != HT_EXIT_OK)
         return status;
     if (!child_done)

@@ -1,0 +1,190 @@
+#include "cli/recording.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "trace/clock.h"
+#include "trace/session.h"
+
+static int open_output(const recording_options *o, char *path, size_t pathlen)
+{
+    snprintf(path, pathlen, "%s", o->path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            ht_cli_error(o->name, "%s is a symbolic link; refusing to write through it", path);
+            return -1;
+        }
+        if (!o->force) {
+            ht_cli_error(o->name, "%s exists; use -f to overwrite it", path);
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            ht_cli_error(o->name, "%s is not a regular file", path);
+            return -1;
+        }
+    }
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (o->force ? O_TRUNC : O_EXCL);
+    int fd = open(path, flags, 0600);
+    if (fd < 0) {
+        ht_cli_error(o->name, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* An existing file kept its mode through O_TRUNC: a trace is private. */
+    if (fchmod(fd, 0600) < 0) {
+        ht_cli_error(o->name, "cannot set the mode of %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int sink_event(const ht_event *ev, void *ctx)
+{
+    recording *s = ctx;
+    ht_event copy;
+    const ht_event *e = ev;
+    if (ev->Header.Type == HT_EVENT_HEAP_REALLOC) {
+        /* The program does not know the block's previous size; we do. */
+        copy = *ev;
+        copy.u.Realloc.OldSize =
+            ht_summary_block_size(s->summary, ev->Header.ProcessId, ev->u.Realloc.OldAddress);
+        e = &copy;
+    }
+    if (ht_summary_add(s->summary, e) < 0)
+        return -1;
+    if (!s->write_failed && ht_writer_add(s->writer, e) < 0) {
+        s->write_failed = true;
+        s->write_errno = errno;
+    }
+    if (e->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
+        ht_writer_flush_process(s->writer, e->Header.ProcessId);
+    return 0;
+}
+
+static void sink_prefetch(uint32_t pid, uint64_t address, void *ctx)
+{
+    recording *s = ctx;
+    ht_summary_prefetch(s->summary, pid, address);
+}
+
+static void human_bytes(char *buf, size_t len, double v)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void print_summary(const char *name, const char *path, const ht_summary *sum,
+                          const ht_collector_stats *cs, uint64_t file_bytes)
+{
+    const ht_usage *t = ht_summary_totals(sum);
+    char alloc[32], peak[32], leak[32], size[32];
+    human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
+    human_bytes(peak, sizeof peak, (double)t->peak_bytes);
+    human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
+    human_bytes(size, sizeof size, (double)file_bytes);
+    fprintf(stderr,
+            "heaptrail %s: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
+            "heaptrail %s: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"
+            "heaptrail %s: wrote %s (%s, %.2f bytes/event)\n",
+            name, ht_summary_process_count(sum), ht_summary_process_count(sum) == 1 ? "" : "es",
+            cs->events, cs->lost, name, alloc, peak, leak, t->leaked_blocks, name, path, size,
+            cs->events ? (double)file_bytes / (double)cs->events : 0.0);
+}
+
+int recording_start(recording *r, const recording_options *o)
+{
+    memset(r, 0, sizeof *r);
+    r->name = o->name;
+    r->fd = open_output(o, r->path, sizeof r->path);
+    if (r->fd < 0)
+        return -1;
+    char err[256];
+    r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, o->session_flags,
+                                       err, sizeof err);
+    if (!r->collector) {
+        ht_cli_error(o->name, "%s", err);
+        recording_abandon(r);
+        return -1;
+    }
+    /* The header: clock, host, command. */
+    struct utsname un;
+    uname(&un);
+    struct timespec mono, real, res;
+    clock_gettime(HT_TRACE_CLOCK, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_getres(HT_TRACE_CLOCK, &res);
+    char recorder[64];
+    snprintf(recorder, sizeof recorder, "heaptrail %s", ht_version());
+    ht_trace_info info = {
+        .Clock = {HT_TRACE_CLOCK, (uint32_t)res.tv_nsec,
+                  ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
+        .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
+        .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = o->command,
+        .Options = o->trace_options};
+    r->writer = ht_writer_create(r->fd, &info, NULL, err, sizeof err);
+    r->summary = ht_summary_create();
+    if (!r->writer || !r->summary) {
+        ht_cli_error(o->name, "%s: %s", r->path, r->writer ? "out of memory" : err);
+        recording_abandon(r);
+        return -1;
+    }
+    r->consumer = (ht_collector_consumer){sink_event, sink_prefetch, r};
+    return 0;
+}
+
+void recording_abandon(recording *r)
+{
+    ht_writer_destroy(r->writer);
+    ht_summary_destroy(r->summary);
+    ht_collector_destroy(r->collector);
+    unlink(r->path);
+    close(r->fd);
+}
+
+long recording_round(recording *r, bool final)
+{
+    return ht_collector_round(r->collector, &r->consumer, final);
+}
+
+int recording_finish(recording *r, bool quiet)
+{
+    int status = HT_EXIT_OK;
+    ht_summary_finish(r->summary);
+    ht_collector_stats cs;
+    ht_collector_get_stats(r->collector, &cs);
+    if (!r->write_failed && ht_writer_finish(r->writer) < 0) {
+        r->write_failed = true;
+        r->write_errno = errno;
+    }
+    uint64_t bytes = 0;
+    ht_writer_totals(r->writer, NULL, NULL, &bytes);
+    if (r->write_failed) {
+        ht_cli_error(r->name, "cannot write %s: %s; the trace holds what was written before",
+                     r->path, strerror(r->write_errno));
+        status = HT_EXIT_FAILURE;
+    }
+    if (close(r->fd) < 0 && status == HT_EXIT_OK) {
+        ht_cli_error(r->name, "cannot write %s: %s", r->path, strerror(errno));
+        status = HT_EXIT_FAILURE;
+    }
+    if (!quiet)
+        print_summary(r->name, r->path, r->summary, &cs, bytes);
+    ht_writer_destroy(r->writer);
+    ht_summary_destroy(r->summary);
+    ht_collector_destroy(r->collector);
+    return status;
+}

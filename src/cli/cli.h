@@ -31,6 +31,8 @@ int ht_cli_usage_error(const char *name, const char *fmt, ...) __attribute__((fo
 /* Builtins. */
 int cmd_record(int argc, char **argv);
 extern const char cmd_record_usage[];
+int cmd_collect(int argc, char **argv);
+extern const char cmd_collect_usage[];
 int cmd_info(int argc, char **argv);
 extern const char cmd_info_usage[];
 int cmd_stats(int argc, char **argv);

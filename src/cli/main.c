@@ -9,6 +9,8 @@
 static const ht_builtin builtins[] = {
     {"record", cmd_record, "run a program and record its heap events (and its children's)",
      cmd_record_usage},
+    {"collect", cmd_collect, "the recorder the preload library starts for HEAPTRAIL_OUTPUT",
+     cmd_collect_usage},
     {"info", cmd_info, "summarize a trace file: header, processes, counts, loss, chunks",
      cmd_info_usage},
     {"stats", cmd_stats, "per-process figures: events, bytes, peak, leaks, sources, threads",

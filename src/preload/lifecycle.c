@@ -20,6 +20,8 @@ static void on_fork_child(void) { ht_emit_fork_child(); }
 __attribute__((constructor)) static void heaptrail_preload_init(void)
 {
     ht_resolve();
+    ht_standalone_start();
+    ht_emit_attach_process(); /* a no-op when attached already or not to be traced */
     pthread_atfork(NULL, NULL, on_fork_child);
     ht_modules_scan();
 }

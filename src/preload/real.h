@@ -47,6 +47,10 @@ size_t ht_boot_size(const void *p) HT_HIDDEN;
 /* True while ht_resolve runs on some thread. */
 bool ht_resolving(void) HT_HIDDEN;
 
+/* Standalone mode: start a collector when HEAPTRAIL_OUTPUT is set and there
+ * is no session (see standalone.c). */
+void ht_standalone_start(void) HT_HIDDEN;
+
 /* Emit MODULE_LOAD / MODULE_UNLOAD for what changed since the last scan. */
 void ht_modules_scan(void) HT_HIDDEN;
 

@@ -189,6 +189,23 @@ void ht_collector_process_ended(ht_collector *c, pid_t pid, int status, bool kno
     c->ended[c->nended++] = (ended_process){(uint32_t)pid, status, known, ht_now_ns()};
 }
 
+bool ht_process_gone(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return true;
+    /* A zombie has run its course even while its parent has not reaped it. */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
 void ht_collector_check_owners(ht_collector *c)
 {
     uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
@@ -197,12 +214,23 @@ void ht_collector_check_owners(ht_collector *c)
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HT_SLOT_OWNED || c->st[i].dead)
             continue;
         uint32_t pid = s->pid, tid = s->tid;
-        if (pid == 0 || syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH)
+        if (pid == 0)
+            continue;
+        bool process_gone = ht_process_gone((pid_t)pid);
+        if (!process_gone && (syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH))
             continue;
         c->st[i].dead = true;
-        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        if (process_gone)
             ht_collector_process_ended(c, (pid_t)pid, 0, false);
     }
+}
+
+uint32_t ht_collector_active_slots(const ht_collector *c)
+{
+    uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE), n = 0;
+    for (uint32_t i = 0; i < used && i < c->slots; i++)
+        n += __atomic_load_n(&ht_session_slot(c->base, i)->state, __ATOMIC_ACQUIRE) != HT_SLOT_FREE;
+    return n;
 }
 
 /* ---- the round -------------------------------------------------------------- */

@@ -54,6 +54,13 @@ void ht_collector_process_ended(ht_collector *c, pid_t pid, int status, bool kno
  * vanished get their slots reclaimed and their exits reported. */
 void ht_collector_check_owners(ht_collector *c);
 
+/* Slots a thread owns or that still hold records: 0 once every traced
+ * thread is gone and everything was collected. */
+uint32_t ht_collector_active_slots(const ht_collector *c);
+
+/* True when pid no longer runs: it does not exist, or it is a zombie. */
+bool ht_process_gone(pid_t pid);
+
 /* Counters for the summary. */
 typedef struct ht_collector_stats {
     uint64_t events;

@@ -87,17 +87,20 @@ static void emit_process_start(void)
 
 /* getenv, or the kernel's copy of the initial environment when this runs
  * before libc has set up environ (allocations made by the dynamic loader). */
-static const char *session_path(void)
+static const char *early_getenv(const char *name)
 {
     extern char **environ;
     if (environ)
-        return getenv(HT_SESSION_ENV);
+        return getenv(name);
     static char env[32768];
-    size_t n = read_file("/proc/self/environ", env, sizeof env - 1);
-    env[n] = '\0';
-    size_t key = strlen(HT_SESSION_ENV);
+    static size_t n;
+    if (!n) {
+        n = read_file("/proc/self/environ", env, sizeof env - 1);
+        env[n] = '\0';
+    }
+    size_t key = strlen(name);
     for (size_t i = 0; i < n; i += strlen(env + i) + 1)
-        if (strncmp(env + i, HT_SESSION_ENV, key) == 0 && env[i + key] == '=')
+        if (strncmp(env + i, name, key) == 0 && env[i + key] == '=')
             return env + i + key + 1;
     return NULL;
 }
@@ -112,7 +115,13 @@ bool ht_emit_attach_process(void)
             nap(100000);
         return expected == 1;
     }
-    const char *path = session_path();
+    const char *path = early_getenv(HT_SESSION_ENV);
+    if (!path && early_getenv(HT_OUTPUT_ENV)) {
+        /* The preload's constructor starts a collector for this process
+         * (standalone mode); until then nothing is recorded. */
+        __atomic_store_n(&process_state, 0, __ATOMIC_RELEASE);
+        return false;
+    }
     int fd = path ? (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC) : -1;
     ht_session_control c;
     struct stat st;
@@ -177,7 +186,8 @@ bool ht_emit_attach_thread(void)
         return false;
     int ps = __atomic_load_n(&process_state, __ATOMIC_ACQUIRE);
     if (ps == 2 || (ps != 1 && !ht_emit_attach_process())) {
-        t->flags |= HT_THREAD_OFF;
+        if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) == 2)
+            t->flags |= HT_THREAD_OFF; /* for good; a pending start may attach later */
         return false;
     }
     if (t->ring)

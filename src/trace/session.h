@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #define HT_SESSION_ENV "HEAPTRAIL_SESSION"
+/* Without a session: the file a collector started for this process writes. */
+#define HT_OUTPUT_ENV "HEAPTRAIL_OUTPUT"
 #define HT_SESSION_MAGIC 0x53535448u /* "HTSS" */
 #define HT_SESSION_VERSION 1
 

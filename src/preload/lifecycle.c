@@ -1,5 +1,6 @@
-/* Process and thread lifecycle seen from inside a traced process: start-up,
- * thread exit, fork, exec, module loads, OS mappings and thread names. */
+/* Process lifecycle seen from inside a traced process: start-up, fork, exec,
+ * module loads, OS mappings and thread names. (Thread exit is the trace
+ * layer's own: see trace/emit.c.) */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>

@@ -29,7 +29,7 @@ uint32_t ht_emit_session_flags;
 
 static void *session_base;
 static ht_session_control *control;
-static int process_state; /* 0 not tried, 1 attached, 2 not traced; atomic */
+static int process_state; /* 0 not yet, 1 attached, 2 not traced, 3 attaching; atomic */
 static uint32_t process_pid;
 static pthread_key_t exit_key; /* its destructor closes an exiting thread's slot */
 

@@ -38,6 +38,7 @@ order; a traced process with allocations but no valgrind counterpart fails.
 import os
 import re
 import shutil
+import sys
 
 import htcheck as h
 
@@ -48,29 +49,10 @@ COMMAND = re.compile(r"==\d+== Command: (.*)")
 
 
 def generate_c(path, functions=30):
-    """A C file with enough in it for cc1 to allocate for a few seconds
-    under valgrind: loops, switches and a struct, in many functions."""
-    out = ["#include <string.h>", "struct rec { int id; double w; char name[16]; };"]
-    for i in range(functions):
-        out.append("""static int f%(i)d(const struct rec *r, int n)
-{
-    int acc = %(i)d;
-    for (int k = 0; k < n; k++) {
-        switch ((k + %(i)d) %% 5) {
-        case 0: acc += r[k].id * %(j)d; break;
-        case 1: acc ^= (int)(r[k].w * %(i)d.5); break;
-        case 2: acc -= (int)strlen(r[k].name); break;
-        default: acc += k << (%(i)d %% 7);
-        }
-    }
-    return acc;
-}""" % {"i": i, "j": i + 1})
-    out.append("int run_all(const struct rec *r, int n);")
-    out.append("int run_all(const struct rec *r, int n)\n{\n    int s = 0;")
-    out += ["    s += f%d(r, n);" % i for i in range(functions)]
-    out.append("    return s;\n}\n")
-    with open(path, "w") as f:
-        f.write("\n".join(out))
+    """A C file with enough in it for cc1 to allocate for a few seconds under
+    valgrind: the benchmark's generator, with fewer functions."""
+    h.run([sys.executable, os.path.join(HERE, "..", "..", "bench", "workloads", "gen_c.py"), path,
+           str(functions)])
 
 
 def workload(args, work):

@@ -88,7 +88,8 @@ int cmd_collect(int argc, char **argv)
     char command[64];
     snprintf(command, sizeof command, "process %ld", pid);
     recording_options ro = {.name = "collect", .path = output, .force = force,
-                            .ring_bytes = HT_SESSION_DEFAULT_RING, .command = command};
+                            .ring_bytes = HT_SESSION_DEFAULT_RING,
+                            .stack_depth = HT_DEFAULT_STACK_DEPTH, .command = command};
     recording rec;
     if (recording_start(&rec, &ro) < 0) {
         close((int)ready); /* the program learns there is no session, and runs untraced */

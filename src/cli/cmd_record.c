@@ -20,6 +20,7 @@
 #include "trace/clock.h"
 #include "trace/collector.h"
 #include "trace/session.h"
+#include "unwind/capture.h"
 
 const char cmd_record_usage[] =
     "usage: heaptrail record [OPTIONS] [--] COMMAND [ARGS...]\n"
@@ -35,6 +36,8 @@ const char cmd_record_usage[] =
     "      --buffer-size N   bytes of buffer per traced thread (K, M, G suffixes;\n"
     "                        rounded up to a power of two; default 1M)\n"
     "      --no-stacks       record no call stacks\n"
+    "      --stack-depth N   frames per stack (1 to 256; default 64)\n"
+    "      --free-stacks     record the stacks of frees too\n"
     "      --heap=system     trace the program's own allocator (the default)\n"
     "      --heap=heaptrail  run it on the heaptrail heap (not available yet)\n"
     "  -q, --quiet           print no summary\n"
@@ -44,8 +47,9 @@ const char cmd_record_usage[] =
 
 typedef struct record_options {
     const char *output;
-    bool force, no_follow, lossy, quiet;
+    bool force, no_follow, lossy, quiet, free_stacks;
     uint32_t ring_bytes;
+    uint32_t stack_depth; /* 0: --no-stacks */
     char **argv;
 } record_options;
 
@@ -79,14 +83,19 @@ static bool parse_size(const char *s, uint32_t *out)
 
 static int parse_options(int argc, char **argv, record_options *o)
 {
-    enum { OPT_NO_FOLLOW = 256, OPT_LOSSY, OPT_BUFFER, OPT_NO_STACKS, OPT_HEAP };
+    enum { OPT_NO_FOLLOW = 256, OPT_LOSSY, OPT_BUFFER, OPT_NO_STACKS, OPT_STACK_DEPTH,
+           OPT_FREE_STACKS, OPT_HEAP };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"no-follow", no_argument, NULL, OPT_NO_FOLLOW}, {"lossy", no_argument, NULL, OPT_LOSSY},
         {"buffer-size", required_argument, NULL, OPT_BUFFER},
-        {"no-stacks", no_argument, NULL, OPT_NO_STACKS}, {"heap", required_argument, NULL, OPT_HEAP},
+        {"no-stacks", no_argument, NULL, OPT_NO_STACKS},
+        {"stack-depth", required_argument, NULL, OPT_STACK_DEPTH},
+        {"free-stacks", no_argument, NULL, OPT_FREE_STACKS}, {"heap", required_argument, NULL, OPT_HEAP},
         {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
-    *o = (record_options){.ring_bytes = HT_SESSION_DEFAULT_RING};
+    *o = (record_options){.ring_bytes = HT_SESSION_DEFAULT_RING,
+                          .stack_depth = HT_DEFAULT_STACK_DEPTH};
+    bool no_stacks = false;
     opterr = 0;
     optind = 1;
     int c;
@@ -98,7 +107,17 @@ static int parse_options(int argc, char **argv, record_options *o)
         case 'q': o->quiet = true; break;
         case OPT_NO_FOLLOW: o->no_follow = true; break;
         case OPT_LOSSY: o->lossy = true; break;
-        case OPT_NO_STACKS: break; /* stacks are not recorded yet: nothing to turn off */
+        case OPT_NO_STACKS: no_stacks = true; break;
+        case OPT_FREE_STACKS: o->free_stacks = true; break;
+        case OPT_STACK_DEPTH: {
+            char *end;
+            unsigned long d = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end || d < 1 || d > HT_STACK_MAX_DEPTH)
+                return ht_cli_usage_error("record", "bad --stack-depth '%s' (1 to %d)", optarg,
+                                          HT_STACK_MAX_DEPTH);
+            o->stack_depth = (uint32_t)d;
+            break;
+        }
         case OPT_BUFFER:
             if (!parse_size(optarg, &o->ring_bytes))
                 return ht_cli_usage_error("record", "bad --buffer-size '%s' (64K to 1G)", optarg);
@@ -117,6 +136,8 @@ static int parse_options(int argc, char **argv, record_options *o)
             return ht_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (no_stacks)
+        o->stack_depth = 0;
     if (optind >= argc)
         return ht_cli_usage_error("record", "no command to record");
     o->argv = argv + optind;
@@ -323,7 +344,9 @@ int cmd_record(int argc, char **argv)
     }
     recording_options ro = {
         .name = "record", .path = path, .force = o.force, .ring_bytes = o.ring_bytes,
-        .session_flags = (o.lossy ? HT_SESSION_LOSSY : 0) | (o.no_follow ? HT_SESSION_NO_FOLLOW : 0),
+        .stack_depth = o.stack_depth,
+        .session_flags = (o.lossy ? HT_SESSION_LOSSY : 0) | (o.no_follow ? HT_SESSION_NO_FOLLOW : 0) |
+                         (o.free_stacks ? HT_SESSION_FREE_STACKS : 0),
         .trace_options = (o.lossy ? HT_TRACE_OPT_LOSSY : 0) | (o.no_follow ? HT_TRACE_OPT_NO_FOLLOW : 0),
         .command = command};
     recording rec;

@@ -114,7 +114,7 @@ int recording_start(recording *r, const recording_options *o)
         return -1;
     char err[256];
     r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, o->session_flags,
-                                       err, sizeof err);
+                                       o->stack_depth, err, sizeof err);
     if (!r->collector) {
         ht_cli_error(o->name, "%s", err);
         recording_abandon(r);
@@ -134,7 +134,7 @@ int recording_start(recording *r, const recording_options *o)
                   ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec)},
         .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
         .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = o->command,
-        .Options = o->trace_options};
+        .Options = o->trace_options | (o->stack_depth ? HT_TRACE_OPT_STACKS : 0)};
     r->writer = ht_writer_create(r->fd, &info, NULL, err, sizeof err);
     r->summary = ht_summary_create();
     if (!r->writer || !r->summary) {

@@ -18,6 +18,7 @@ typedef struct recording_options {
     bool force;           /* overwrite an existing file */
     uint32_t session_flags; /* HT_SESSION_* */
     uint32_t ring_bytes;
+    uint32_t stack_depth; /* frames per heap event; 0: no stacks */
     uint32_t trace_options; /* HT_TRACE_OPT_* for the header */
     const char *command;  /* the recorded command, for the header */
 } recording_options;

@@ -15,6 +15,8 @@
 #include "heaptrail/events.h"
 #include "preload/glibc.h"
 #include "preload/real.h"
+#include "trace/stack_table.h"
+#include "unwind/capture.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -34,20 +36,35 @@ static inline bool ready(void)
 
 static inline bool tracing(void) { return __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED); }
 
+/* With stacks on, the stack id becomes the payload's last word and the
+ * record says so. Returns the payload length. */
+static inline unsigned add_stack(uint64_t *payload, unsigned n, uint32_t *arg)
+{
+    uint64_t frames[HT_STACK_MAX_DEPTH];
+    unsigned depth = ht_unwind_capture(frames, ht_emit_stack_depth);
+    payload[n] = ht_stack_intern(frames, depth);
+    *arg |= HT_RECORD_STACK;
+    return n + 1;
+}
+
 static inline void trace_alloc(void *p, size_t size)
 {
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
-    uint64_t payload[3] = {heap, size, (uint64_t)(uintptr_t)p};
-    ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, 3);
+    uint64_t payload[4] = {heap, size, (uint64_t)(uintptr_t)p};
+    unsigned n = ht_emit_stack_depth ? add_stack(payload, 3, &source) : 3;
+    ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, n);
 }
 
 static inline void trace_free(void *p)
 {
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
-    uint64_t payload[2] = {heap, (uint64_t)(uintptr_t)p};
-    ht_emit(HT_EVENT_HEAP_FREE, source, payload, 2);
+    uint64_t payload[3] = {heap, (uint64_t)(uintptr_t)p};
+    unsigned n = ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)
+                     ? add_stack(payload, 2, &source)
+                     : 2;
+    ht_emit(HT_EVENT_HEAP_FREE, source, payload, n);
 }
 
 EXPORT void *malloc(size_t size)
@@ -123,8 +140,9 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
     if (p) { /* a failed realloc leaves the block alone: nothing happened */
         uint64_t heap;
         uint32_t source = ht_block_source(p, &heap);
-        uint64_t payload[5] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
-        ht_emit(HT_EVENT_HEAP_REALLOC, source, payload, 5);
+        uint64_t payload[6] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
+        unsigned words = ht_emit_stack_depth ? add_stack(payload, 5, &source) : 5;
+        ht_emit(HT_EVENT_HEAP_REALLOC, source, payload, words);
     }
     if (mine)
         __atomic_store_n(busy, 0, __ATOMIC_RELEASE);

@@ -64,8 +64,8 @@ struct ht_collector {
     uint32_t nrealloc_heads;
 };
 
-ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags, char *err,
-                                  size_t errlen)
+ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
+                                  uint32_t stack_depth, char *err, size_t errlen)
 {
     ht_collector *c = calloc(1, sizeof *c);
     if (!c) {
@@ -104,6 +104,7 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
                                         .slot_count = slots,
                                         .ring_bytes = ring_bytes,
                                         .flags = flags,
+                                        .stack_depth = stack_depth,
                                         .collector_pid = (uint32_t)getpid(),
                                         .state = HT_SESSION_RUNNING};
     snprintf(c->path, sizeof c->path, "/proc/%d/fd/%d", (int)getpid(), c->fd);
@@ -347,6 +348,11 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
     memset(&ev->u, 0, sizeof ev->u);
     ev->Header = (ht_event_header){.Type = (uint16_t)type, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
                                    .ProcessId = ss->pid, .ThreadId = ss->tid, .TimeStamp = w[1]};
+    if (ht_record_has_stack(w[0])) {
+        if (n == 0 || p[n - 1] > UINT32_MAX)
+            return -1;
+        ev->Header.StackId = (uint32_t)p[--n];
+    }
     ht_str unused;
     switch (type) {
     case HT_EVENT_HEAP_ALLOC:
@@ -390,6 +396,11 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
         if (n != 1)
             return -1;
         ev->u.ModuleUnload.Base = p[0];
+        return 1;
+    case HT_EVENT_STACK_DEFINE:
+        if (n < 2 || p[0] > UINT32_MAX || p[1] != n - 2)
+            return -1;
+        ev->u.StackDefine = (ht_stack_define){(uint32_t)p[0], (uint32_t)p[1], &p[2]};
         return 1;
     case HT_EVENT_THREAD_NAME:
         return decode_blob(p, n, 0, &ev->u.ThreadName.Name, &unused) ? 1 : -1;
@@ -476,7 +487,8 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
         } else {
             uint64_t ts = ring_word(c, ring, ss->cursor + 8);
             is_realloc = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
-                         ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5;
+                         ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5 +
+                                                    ht_record_has_stack(w0);
             if (ts < before)
                 heap_push(c, i, ts);
         }

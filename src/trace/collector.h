@@ -30,9 +30,11 @@ typedef struct ht_collector_consumer {
     void *context;
 } ht_collector_consumer;
 
-/* Create a session of `slots` rings of `ring_bytes` (a power of two) each. */
+/* Create a session of `slots` rings of `ring_bytes` (a power of two) each;
+ * flags are HT_SESSION_*, stack_depth the frames writers capture per heap
+ * event (0: no stacks). */
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
-                                  char *err, size_t errlen);
+                                  uint32_t stack_depth, char *err, size_t errlen);
 void ht_collector_destroy(ht_collector *c);
 
 /* The value of HEAPTRAIL_SESSION for traced processes. */

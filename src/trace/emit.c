@@ -21,11 +21,13 @@
 #include <unistd.h>
 
 #include "heaptrail/events.h"
+#include "trace/stack_table.h"
 
 __thread ht_thread_state ht_thread __attribute__((tls_model("initial-exec")));
 int ht_emit_enabled;
 uint32_t ht_emit_ring_bytes;
 uint32_t ht_emit_session_flags;
+uint32_t ht_emit_stack_depth;
 
 static void *session_base;
 static ht_session_control *control;
@@ -148,6 +150,7 @@ bool ht_emit_attach_process(void)
     process_pid = pid;
     ht_emit_ring_bytes = c.ring_bytes;
     ht_emit_session_flags = c.flags;
+    ht_emit_stack_depth = c.stack_depth;
     __atomic_store_n(&ht_emit_enabled, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&process_state, 1, __ATOMIC_RELEASE);
     emit_process_start();
@@ -320,6 +323,7 @@ void ht_emit_fork_child(void)
     t->ring = NULL;
     t->slot = NULL;
     t->depth = 0;
+    ht_stack_table_reset();
     t->flags &= ~(HT_THREAD_EXITED | HT_THREAD_ATTACHING);
     if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) != 1)
         return;

@@ -41,6 +41,7 @@ extern __thread ht_thread_state ht_thread __attribute__((tls_model("initial-exec
 extern int ht_emit_enabled HT_HIDDEN;
 extern uint32_t ht_emit_ring_bytes HT_HIDDEN;
 extern uint32_t ht_emit_session_flags HT_HIDDEN;
+extern uint32_t ht_emit_stack_depth HT_HIDDEN; /* 0: no stacks */
 
 /* Uncommon paths. */
 bool ht_emit_attach_thread(void) HT_HIDDEN;

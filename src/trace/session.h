@@ -11,6 +11,7 @@
 #ifndef HT_TRACE_SESSION_H
 #define HT_TRACE_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define HT_SESSION_ENV "HEAPTRAIL_SESSION"
@@ -25,10 +26,12 @@
 #define HT_SESSION_DEFAULT_RING (1u << 20)
 #define HT_SESSION_MIN_RING (64u << 10)
 #define HT_SESSION_MAX_RING (1u << 30)
+#define HT_DEFAULT_STACK_DEPTH 64u
 
 /* Session flags (control->flags). */
 #define HT_SESSION_LOSSY 0x1     /* drop and count instead of waiting for room */
 #define HT_SESSION_NO_FOLLOW 0x2 /* only the first process is traced */
+#define HT_SESSION_FREE_STACKS 0x4 /* FREE events carry stacks too */
 
 /* Session states (control->state). */
 enum { HT_SESSION_RUNNING = 1, HT_SESSION_STOPPED = 2 };
@@ -46,7 +49,7 @@ typedef struct ht_session_control {
     uint32_t root_pid;   /* the first traced process (for --no-follow) */
     uint32_t state;      /* atomic: HT_SESSION_* */
     uint32_t slots_used; /* atomic: highest slot index ever owned + 1 */
-    uint32_t reserved;
+    uint32_t stack_depth; /* frames to capture per heap event; 0: no stacks */
     uint64_t lost_no_slot; /* atomic: events dropped because no slot was free */
 } ht_session_control;
 
@@ -91,9 +94,10 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
 }
 
 /* Ring records: 8-byte words. Word 0 packs the type (bits 0-15), the record's
- * length in words including this header (bits 16-31) and a small argument
- * (bits 32-39, the Source for heap events); word 1 is the timestamp. The
- * payload words follow, by type (ht_event_type values):
+ * length in words including this header (bits 16-31), a small argument
+ * (bits 32-39, the Source for heap events) and flags (bits 40-47:
+ * HT_RECORD_STACK: the last payload word is a stack id); word 1 is the
+ * timestamp. The payload words follow, by type (ht_event_type values):
  *   HEAP_ALLOC     HeapHandle, Size, Address
  *   HEAP_FREE      HeapHandle, Address
  *   HEAP_REALLOC   HeapHandle, NewAddress, OldAddress, NewSize, time the call began
@@ -103,6 +107,7 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
  *   THREAD_START   ParentTid
  *   THREAD_EXIT    (none)
  *   MODULE_UNLOAD  Base
+ *   STACK_DEFINE   StackId, Depth, Depth return addresses (innermost first)
  * and the records with strings (ht_emit_blob): fixed words, then the two
  * strings' lengths, then their bytes packed into words:
  *   THREAD_NAME    -                  Name, (empty)
@@ -111,10 +116,15 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
 #define HT_RECORD_HEADER_WORDS 2u
 #define HT_RECORD_MAX_WORDS 4096u /* 32 KiB: strings are cut to fit */
 
+#define HT_RECORD_STACK 0x100 /* in the argument: a stack id ends the payload */
+
 static inline uint64_t ht_record_word0(uint32_t type, uint32_t words, uint32_t arg)
 {
-    return (uint64_t)(type & 0xFFFF) | (uint64_t)(words & 0xFFFF) << 16 | (uint64_t)(arg & 0xFF) << 32;
+    return (uint64_t)(type & 0xFFFF) | (uint64_t)(words & 0xFFFF) << 16 |
+           (uint64_t)(arg & 0xFFFF) << 32;
 }
+
+static inline bool ht_record_has_stack(uint64_t w0) { return (w0 >> 32) & HT_RECORD_STACK; }
 
 static inline uint32_t ht_record_type(uint64_t w0) { return (uint32_t)(w0 & 0xFFFF); }
 static inline uint32_t ht_record_words(uint64_t w0) { return (uint32_t)(w0 >> 16 & 0xFFFF); }

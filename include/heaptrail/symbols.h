@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heaptrail/events.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -80,6 +82,12 @@ int ht_symbolizer_inherit(ht_symbolizer *s, uint32_t parent_pid, uint32_t child_
 
 /* Forget every module of pid: after an exec, or before a pid is reused. */
 void ht_symbolizer_remove_process(ht_symbolizer *s, uint32_t pid);
+
+/* Take what concerns modules from one event of a trace, in reading order:
+ * MODULE_LOAD, MODULE_UNLOAD, and PROCESS_START (a pid's first start inherits
+ * its parent's modules, a later one is an exec and forgets them). Returns 0,
+ * or -1 when memory runs out. */
+int ht_symbolizer_add_event(ht_symbolizer *s, const ht_event *event);
 
 /* ht_frame.flags: why a frame says less than it could. */
 #define HT_FRAME_NO_DEBUG_INFO 0x1     /* no DWARF for the address: symbol table only */

@@ -5,7 +5,9 @@
  * program that produces heap events of its own. Events are grouped into one
  * open chunk per process; a chunk is compressed and written when it reaches
  * its size limit, when ht_writer_flush is called, or at ht_writer_finish,
- * which also writes the time index and the end trailer.
+ * which also writes the time index and the end trailer. A chunk is written
+ * only after every open chunk whose first event is older, so chunks follow
+ * one another in the order of their first events.
  */
 #ifndef HEAPTRAIL_WRITER_H
 #define HEAPTRAIL_WRITER_H

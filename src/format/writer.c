@@ -202,6 +202,24 @@ ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_o
     return w;
 }
 
+/* Write oc, after every open chunk that began before it: chunks then follow
+ * one another in the order of their first events, so that a reader meets
+ * what a process did (its modules, say) before what its children, which
+ * began later, did with it. */
+static int flush_through(ht_writer *w, open_chunk *oc)
+{
+    for (;;) {
+        open_chunk *first = oc;
+        for (size_t i = 0; i < w->open_count; i++)
+            if (w->open[i]->enc.count && w->open[i]->enc.ts_first < first->enc.ts_first)
+                first = w->open[i];
+        if (flush_open(w, first) < 0)
+            return -1;
+        if (first == oc)
+            return 0;
+    }
+}
+
 static open_chunk *chunk_for(ht_writer *w, uint32_t pid)
 {
     open_chunk *lru = NULL;
@@ -212,7 +230,7 @@ static open_chunk *chunk_for(ht_writer *w, uint32_t pid)
             lru = w->open[i];
     }
     if (w->open_count == MAX_OPEN) {
-        if (flush_open(w, lru) < 0)
+        if (flush_through(w, lru) < 0)
             return NULL;
         lru->pid = pid;
         return lru;
@@ -245,7 +263,7 @@ int ht_writer_add(ht_writer *w, const ht_event *ev)
     }
     w->events++;
     if (ht_encoder_raw_size(&oc->enc) >= w->chunk_bytes || oc->enc.count >= MAX_CHUNK_EVENTS)
-        return flush_open(w, oc);
+        return flush_through(w, oc);
     return 0;
 }
 
@@ -253,7 +271,7 @@ int ht_writer_flush_process(ht_writer *w, uint32_t pid)
 {
     for (size_t i = 0; i < w->open_count; i++)
         if (w->open[i]->pid == pid)
-            return flush_open(w, w->open[i]);
+            return flush_through(w, w->open[i]);
     return 0;
 }
 

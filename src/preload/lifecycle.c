@@ -87,8 +87,8 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *data)
     if (hi == 0)
         return 0;
     if (st->seen_count < MAX_MODULES)
-        st->seen[st->seen_count++] = base + lo;
-    if (known(base + lo))
+        st->seen[st->seen_count++] = base; /* modules are told apart, loaded and unloaded by bias */
+    if (known(base))
         return 0;
     const char *path = info->dlpi_name;
     static char exe[4096];

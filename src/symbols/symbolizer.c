@@ -278,6 +278,34 @@ void ht_symbolizer_remove_process(ht_symbolizer *s, uint32_t pid)
         p->count = 0;
 }
 
+int ht_symbolizer_add_event(ht_symbolizer *s, const ht_event *ev)
+{
+    const ht_event_header *h = &ev->Header;
+    if (h->Flags & HT_EVENT_FLAG_UNKNOWN_TYPE)
+        return 0;
+    switch (h->Type) {
+    case HT_EVENT_MODULE_LOAD: {
+        const ht_module_load *m = &ev->u.ModuleLoad;
+        return ht_symbolizer_add_module(s, h->ProcessId, m->Base, m->Size, m->Path.data,
+                                        m->Path.len, m->BuildId.data, m->BuildId.len);
+    }
+    case HT_EVENT_MODULE_UNLOAD:
+        ht_symbolizer_remove_module(s, h->ProcessId, ev->u.ModuleUnload.Base);
+        return 0;
+    case HT_EVENT_PROCESS_START:
+        /* The first start of a pid is a fork (or the first process): it has
+         * its parent's modules. A later one is an exec: a new image whose
+         * own MODULE_LOAD events follow. */
+        if (get_process(s, h->ProcessId, 0)) {
+            ht_symbolizer_remove_process(s, h->ProcessId);
+            return 0;
+        }
+        return ht_symbolizer_inherit(s, ev->u.ProcessStart.ParentPid, h->ProcessId);
+    default:
+        return 0;
+    }
+}
+
 /* The mapping of pid that contains address, or NULL. A module spans
  * [base + lo, base + lo + size): lo, its lowest segment, is only known
  * once its file is open, so the candidates (the mappings with a base

@@ -13,6 +13,8 @@
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "cli/trace_open.h"
+#include "heaptrail/stacks.h"
+#include "heaptrail/symbols.h"
 #include "heaptrail/trace.h"
 
 const char cmd_dump_usage[] =
@@ -32,6 +34,13 @@ const char cmd_dump_usage[] =
     "  --tid T         only the events of thread T\n"
     "  --event NAMES   only these event types (alloc, free, realloc, process_start,\n"
     "                  ...; 'heaptrail info' lists the types a trace holds)\n"
+    "  --stacks        the call stack of each event, resolved to functions, files\n"
+    "                  and lines (text: indented lines; json: a \"stack\" list of\n"
+    "                  {function, file, line, module, offset, inlined}, innermost\n"
+    "                  first; csv: a last column \"stack\")\n"
+    "  --debug-dir DIR also look for separate debug info under DIR (repeatable)\n"
+    "  --sysroot DIR   find the recorded modules under DIR (a trace from another\n"
+    "                  machine)\n"
     "\n"
     "Addresses and heap handles are printed in hexadecimal (0x...), other numbers\n"
     "in decimal, Source values by name (lookaside, lowfrag, mainpath, slowpath,\n"
@@ -498,6 +507,119 @@ static void text_extras(text_sink *t, const shown *sh)
     }
 }
 
+/* ---- call stacks (--stacks) ---- */
+
+#define MAX_SHOWN_FRAMES 2048
+
+/* The resolved stack of the event being printed. */
+typedef struct stack_view {
+    int have;  /* the event has a stack id (defined or not) */
+    size_t n;
+    ht_frame f[MAX_SHOWN_FRAMES];
+} stack_view;
+
+typedef struct stack_source {
+    ht_stacks *store;
+    ht_symbolizer *symbols;
+} stack_source;
+
+/* Every event feeds the stores, printed or not: the stacks and modules of
+ * a process are defined once, wherever the filters put them. */
+static int stacks_take(stack_source *ss, const ht_event *ev)
+{
+    return ht_stacks_add(ss->store, ev) < 0 || ht_symbolizer_add_event(ss->symbols, ev) < 0 ? -1 : 0;
+}
+
+static void stacks_resolve(stack_source *ss, const ht_event *ev, stack_view *sv)
+{
+    const ht_event_header *h = &ev->Header;
+    sv->have = h->StackId != 0;
+    sv->n = 0;
+    uint32_t depth;
+    const uint64_t *frames = sv->have ? ht_stacks_get(ss->store, h->ProcessId, h->StackId, &depth)
+                                      : NULL;
+    for (uint32_t i = 0; frames && i < depth && sv->n < MAX_SHOWN_FRAMES; i++)
+        /* Every recorded frame is a return address: the call is just before. */
+        sv->n += ht_symbolizer_resolve(ss->symbols, h->ProcessId, frames[i], 1, sv->f + sv->n,
+                                       MAX_SHOWN_FRAMES - sv->n);
+}
+
+static void json_or_null(line *l, const char *s)
+{
+    if (s)
+        l_json_string(l, s, strlen(s));
+    else
+        l_str(l, "null");
+}
+
+static void json_stack(line *l, const stack_view *sv)
+{
+    l_str(l, ",\"stack\":");
+    if (!sv->have) {
+        l_str(l, "null");
+        return;
+    }
+    l_char(l, '[');
+    for (size_t i = 0; i < sv->n; i++) {
+        const ht_frame *f = &sv->f[i];
+        l_str(l, i ? ",{\"function\":" : "{\"function\":");
+        json_or_null(l, f->function);
+        l_str(l, ",\"file\":");
+        json_or_null(l, f->file);
+        l_str(l, ",\"line\":");
+        if (f->line)
+            l_u64(l, f->line);
+        else
+            l_str(l, "null");
+        l_str(l, ",\"module\":");
+        json_or_null(l, f->module);
+        l_str(l, ",\"offset\":\"");
+        l_hex(l, f->module_offset);
+        l_str(l, f->inlined ? "\",\"inlined\":true}" : "\",\"inlined\":false}");
+    }
+    l_char(l, ']');
+}
+
+/* One frame as text: "function (file:line) [module+0xoffset]". */
+static void print_frame(FILE *out, const ht_frame *f)
+{
+    const char *m = f->module ? strrchr(f->module, '/') : NULL;
+    fputs(f->function ? f->function : "??", out);
+    if (f->file && f->line)
+        fprintf(out, " (%s:%" PRIu32 ")", f->file, f->line);
+    else if (f->file)
+        fprintf(out, " (%s)", f->file);
+    fprintf(out, " [%s+0x%" PRIx64 "]%s", m ? m + 1 : f->module ? f->module : "?",
+            f->module_offset, f->inlined ? " (inlined)" : "");
+}
+
+static void text_stack(line *l, const stack_view *sv)
+{
+    l_flush(l);
+    for (size_t i = 0; i < sv->n; i++) {
+        fprintf(l->out, "    #%zu ", i);
+        print_frame(l->out, &sv->f[i]);
+        putc_unlocked('\n', l->out);
+    }
+}
+
+/* The csv "stack" cell: the frames as in text, separated by " | ". */
+static void csv_stack(line *l, const stack_view *sv)
+{
+    char *cell = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&cell, &len);
+    for (size_t i = 0; m && i < sv->n; i++) {
+        if (i)
+            fputs(" | ", m);
+        print_frame(m, &sv->f[i]);
+    }
+    l_char(l, ',');
+    if (m && fclose(m) == 0)
+        l_csv_string(l, cell, len);
+    free(cell);
+}
+
 /* ---- the three formats ---- */
 
 /* Names with their lengths, looked up once rather than measured per event. */
@@ -541,13 +663,14 @@ static inline name_len event_name(const ht_event *ev, int *trusted)
     return (name_len){n, strlen(n)};
 }
 
-static void csv_header(line *l)
+static void csv_header(line *l, int stacks)
 {
     l_str(l, "time_ns,pid,tid,event,heap,address,size,old_address,old_size,source,stack_id,"
-             "detail\n");
+             "detail");
+    l_str(l, stacks ? ",stack\n" : "\n");
 }
 
-static void csv_event(line *l, const ht_event *ev, const shown *sh)
+static void csv_event(line *l, const ht_event *ev, const shown *sh, const stack_view *sv)
 {
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
@@ -593,6 +716,8 @@ static void csv_event(line *l, const ht_event *ev, const shown *sh)
         text_extras(&t, sh);
         l_char(l, '"');
     }
+    if (sv)
+        csv_stack(l, sv);
     l_char(l, '\n');
 }
 
@@ -692,7 +817,7 @@ static void json_extras(line *l, const shown *sh, int generic)
         l_char(l, '}');
 }
 
-static void json_event(line *l, const ht_event *ev, const shown *sh)
+static void json_event(line *l, const ht_event *ev, const shown *sh, const stack_view *sv)
 {
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
@@ -728,10 +853,13 @@ static void json_event(line *l, const ht_event *ev, const shown *sh)
     }
     j_u64(l, "stack_id", h->StackId != 0, h->StackId);
     json_extras(l, sh, (h->Flags & HT_EVENT_FLAG_UNKNOWN_TYPE) != 0);
+    if (sv)
+        json_stack(l, sv);
     l_str(l, "}\n");
 }
 
-static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const shown *sh)
+static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const shown *sh,
+                       const stack_view *sv)
 {
     const ht_event_header *h = &ev->Header;
     const columns *c = &sh->c;
@@ -782,6 +910,8 @@ static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const sho
         text_extras(&t, sh);
     }
     l_char(l, '\n');
+    if (sv)
+        text_stack(l, sv);
 }
 
 /* ---- filters ---- */
@@ -856,7 +986,14 @@ int cmd_dump(int argc, char **argv)
                                             {"pid", required_argument, NULL, 'p'},
                                             {"tid", required_argument, NULL, 't'},
                                             {"event", required_argument, NULL, 'e'},
+                                            {"stacks", no_argument, NULL, 's'},
+                                            {"debug-dir", required_argument, NULL, 'd'},
+                                            {"sysroot", required_argument, NULL, 'r'},
                                             {NULL, 0, NULL, 0}};
+    enum { MAX_DEBUG_DIRS = 16 };
+    const char *debug_dirs[MAX_DEBUG_DIRS];
+    ht_symbolizer_options so = {debug_dirs, 0, NULL};
+    int stacks = 0;
     static filter f; /* 8 KiB of type bits: not on the stack */
     memset(&f, 0, sizeof f);
     enum format format = FORMAT_TEXT;
@@ -888,6 +1025,13 @@ int cmd_dump(int argc, char **argv)
             f.by_tid = 1;
             break;
         case 'e': events = optarg; break;
+        case 's': stacks = 1; break;
+        case 'd':
+            if (so.debug_dir_count == MAX_DEBUG_DIRS)
+                return ht_cli_usage_error("dump", "at most %d --debug-dir", MAX_DEBUG_DIRS);
+            debug_dirs[so.debug_dir_count++] = optarg;
+            break;
+        case 'r': so.sysroot = optarg; break;
         default:
             return ht_cli_usage_error("dump", optopt ? "option '%s' needs a value"
                                                      : "unknown option '%s'",
@@ -915,22 +1059,47 @@ int cmd_dump(int argc, char **argv)
     uint64_t start_ns = ht_trace_get_info(t)->StartTimeNs;
     learn_names();
     if (format == FORMAT_CSV)
-        csv_header(&l);
+        csv_header(&l, stacks);
 
+    stack_source ss = {NULL, NULL};
+    static stack_view sv; /* thousands of frames: not on the stack */
+    if (stacks && (!(ss.store = ht_stacks_create()) || !(ss.symbols = ht_symbolizer_create(&so)))) {
+        ht_stacks_destroy(ss.store);
+        ht_trace_close(t);
+        ht_cli_error("dump", "out of memory");
+        return HT_EXIT_FAILURE;
+    }
     shown sh;
     const ht_event *ev;
-    int r;
+    int r, out_of_memory = 0;
     while ((r = ht_trace_next(t, &ev)) == 1) {
+        if (stacks && stacks_take(&ss, ev) < 0) {
+            out_of_memory = 1;
+            break;
+        }
         if (!wanted(&f, &ev->Header))
             continue;
         show(ev, &sh);
+        const stack_view *svp = NULL;
+        if (stacks) {
+            stacks_resolve(&ss, ev, &sv);
+            svp = &sv;
+        }
         switch (format) {
-        case FORMAT_CSV: csv_event(&l, ev, &sh); break;
-        case FORMAT_JSON: json_event(&l, ev, &sh); break;
-        case FORMAT_TEXT: text_event(&l, start_ns, ev, &sh); break;
+        case FORMAT_CSV: csv_event(&l, ev, &sh, svp); break;
+        case FORMAT_JSON: json_event(&l, ev, &sh, svp); break;
+        case FORMAT_TEXT: text_event(&l, start_ns, ev, &sh, svp); break;
         }
         if (ferror_unlocked(stdout))
             break;
+    }
+    ht_stacks_destroy(ss.store);
+    ht_symbolizer_destroy(ss.symbols);
+    if (out_of_memory) {
+        l_flush(&l);
+        ht_trace_close(t);
+        ht_cli_error("dump", "out of memory");
+        return HT_EXIT_FAILURE;
     }
     l_flush(&l);
     if (fflush(stdout) != 0 || ferror(stdout)) {

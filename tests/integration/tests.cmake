@@ -20,6 +20,19 @@ endfunction()
 
 ht_test_program(stress ${HT_PROGRAMS_SRC}/stress.c)
 ht_test_program(lossy ${HT_PROGRAMS_SRC}/lossy.c)
+# Allocation sites at known lines, in the program, a linked library and a
+# dlopen'ed one (built -g whatever the build type: the test reads lines).
+add_library(test_stacksites SHARED ${HT_PROGRAMS_SRC}/stack_sites_lib.c)
+add_library(test_stacksites_dl MODULE ${HT_PROGRAMS_SRC}/stack_sites_dl.c)
+ht_test_program(stack_sites ${HT_PROGRAMS_SRC}/stack_sites.c)
+target_link_libraries(test_program_stack_sites PRIVATE test_stacksites ${CMAKE_DL_LIBS})
+foreach(t test_stacksites test_stacksites_dl test_program_stack_sites)
+  target_compile_options(${t} PRIVATE -g -O2)
+endforeach()
+set_target_properties(test_stacksites PROPERTIES OUTPUT_NAME stacksites
+                      LIBRARY_OUTPUT_DIRECTORY ${HT_PROGRAMS_BIN})
+set_target_properties(test_stacksites_dl PROPERTIES OUTPUT_NAME stacksites_dl PREFIX lib
+                      LIBRARY_OUTPUT_DIRECTORY ${HT_PROGRAMS_BIN})
 ht_test_program(progress ${HT_PROGRAMS_SRC}/progress.c)
 ht_test_program(signals ${HT_PROGRAMS_SRC}/signals.c)
 ht_test_program(execchain ${HT_PROGRAMS_SRC}/execchain.c)
@@ -49,6 +62,7 @@ ht_integration_test(dlopen test_dlopen.py)
 ht_integration_test(exec test_exec.py)
 ht_integration_test(exec_no_follow test_exec.py --no-follow)
 ht_integration_test(lossy test_lossy.py)
+ht_integration_test(stacks test_stacks.py)
 ht_integration_test(standalone test_standalone.py --preload $<TARGET_FILE:heaptrail_preload>)
 foreach(case unknown-option missing-command existing-output cannot-execute setuid mode symlink)
   ht_integration_test(record_${case} test_record_errors.py ${case})

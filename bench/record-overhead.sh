@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What recording costs, side by side in one run on one machine: each workload
-# untraced, under `heaptrail record --no-stacks`, under heaptrack and under
-# LTTng-UST's libc wrapper (the last two when installed), N runs each.
+# untraced, under `heaptrail record --no-stacks` (heaptrail), under `heaptrail
+# record` with its default call stacks (heaptrail-st), under heaptrack and
+# under LTTng-UST's libc wrapper (the last two when installed), N runs each.
 #
 #   bench/record-overhead.sh BUILD_DIR [RUNS]      (RUNS defaults to 3, or $RUNS)
 #
@@ -43,7 +44,7 @@ run_workload() {
 }
 
 # --- tools --------------------------------------------------------------------
-tools=(untraced heaptrail)
+tools=(untraced heaptrail heaptrail-st)
 if command -v heaptrack >/dev/null; then
     tools+=(heaptrack)
 else
@@ -80,6 +81,10 @@ timed_run() {
     heaptrail)
         run_workload "$w" /usr/bin/time -o "$scratch/time" -f '%e %U %S' \
             "$heaptrail" record -q -f --no-stacks -o "$out" -- >/dev/null 2>&1
+        size=$(stat -c %s "$out") ;;
+    heaptrail-st) # with call stacks, the default
+        run_workload "$w" /usr/bin/time -o "$scratch/time" -f '%e %U %S' \
+            "$heaptrail" record -q -f -o "$out" -- >/dev/null 2>&1
         size=$(stat -c %s "$out") ;;
     heaptrack)
         mkdir -p "$out"

@@ -116,6 +116,12 @@ size_t ht_symbolizer_resolve(ht_symbolizer *s, uint32_t pid, uint64_t address,
                              int return_address, ht_frame *out, size_t max);
 
 /* What the symbolizer did so far (for reports and tests). */
+/* How many of the first frames of a resolved stack (innermost first) belong
+ * to the allocator rather than to the program: operator new and delete, and
+ * the malloc family under another allocator's names. Reports leave them out,
+ * as WPA leaves out RtlAllocateHeap (the recorder already left out its own). */
+size_t ht_frames_allocator_prefix(const ht_frame *frames, size_t count);
+
 typedef struct ht_symbolizer_stats {
     uint64_t lookups;              /* ht_symbolizer_resolve calls */
     uint64_t addresses_resolved;   /* distinct (module, offset) resolved: the cache misses */

@@ -542,6 +542,12 @@ static void stacks_resolve(stack_source *ss, const ht_event *ev, stack_view *sv)
         /* Every recorded frame is a return address: the call is just before. */
         sv->n += ht_symbolizer_resolve(ss->symbols, h->ProcessId, frames[i], 1, sv->f + sv->n,
                                        MAX_SHOWN_FRAMES - sv->n);
+    /* Start at the program's own frame: operator new is not where it allocated. */
+    size_t cull = ht_frames_allocator_prefix(sv->f, sv->n);
+    if (cull && cull < sv->n) {
+        memmove(sv->f, sv->f + cull, (sv->n - cull) * sizeof *sv->f);
+        sv->n -= cull;
+    }
 }
 
 static void json_or_null(line *l, const char *s)

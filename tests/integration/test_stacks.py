@@ -4,7 +4,8 @@ a linked shared library, in a dlopen'ed library). Recorded with stacks and
 read with `dump --format json --stacks`, each site's allocation must show, as
 its innermost frame, the site's function, file and line; the inlined site
 must show the inlined function, flagged, then the function it was inlined
-into at the line of the call."""
+into at the line of the call. A C++ program's `new` must show the calling
+function first, not operator new."""
 
 import json
 import os
@@ -33,13 +34,18 @@ def main():
     lib = os.path.join(args.programs, "libstacksites_dl.so")
     proc = h.record(args.heaptrail, trace, [prog, lib], options=["-q"])
     want = json.loads(proc.stdout)
+    cxx_trace = os.path.join(work, "cxx.ht")
+    proc = h.record(args.heaptrail, cxx_trace, [os.path.join(args.programs, "stack_sites_cxx")],
+                    options=["-q"])
+    want.update(json.loads(proc.stdout))
 
-    dump = h.run([args.heaptrail, "dump", "--format", "json", "--stacks", "--event", "alloc",
-                  trace])
     by_size = {}
-    for text in dump.stdout.splitlines():
-        ev = json.loads(text)
-        by_size.setdefault(ev["size"], ev)
+    for t in (trace, cxx_trace):
+        dump = h.run([args.heaptrail, "dump", "--format", "json", "--stacks", "--event", "alloc",
+                      t])
+        for text in dump.stdout.splitlines():
+            ev = json.loads(text)
+            by_size.setdefault(ev["size"], ev)
     for site, w in want.items():
         ev = by_size.get(w["size"])
         h.expect(ev is not None, "%s: no allocation of %d bytes" % (site, w["size"]))

@@ -21,14 +21,26 @@ static stack_slot *table;
 static int table_state; /* 0 none, 1 mapped, 2 could not be mapped; atomic */
 static uint32_t next_id = 1;
 
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v;
+    h *= 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 32);
+}
+
+/* Four independent lanes, folded at the end: each frame's multiply does not
+ * wait for the previous frame's (this runs on every allocation). */
 static uint64_t hash_frames(const uint64_t *frames, unsigned depth)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
-    for (unsigned i = 0; i < depth; i++) {
-        h ^= frames[i];
-        h *= 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-    }
+    uint64_t lane[4] = {0x9E3779B97F4A7C15ull ^ depth, 0xC2B2AE3D27D4EB4Full,
+                        0x165667B19E3779F9ull, 0x27D4EB2F165667C5ull};
+    unsigned i = 0;
+    for (; i + 4 <= depth; i += 4)
+        for (unsigned k = 0; k < 4; k++)
+            lane[k] = mix(lane[k], frames[i + k]);
+    for (; i < depth; i++)
+        lane[0] = mix(lane[0], frames[i]);
+    uint64_t h = mix(mix(mix(lane[0], lane[1]), lane[2]), lane[3]);
     return h ? h : 1;
 }
 

@@ -49,7 +49,7 @@ static inline bool ht_buf_put_varint(ht_buf *b, uint64_t v)
     return true;
 }
 
-static inline uint64_t ht_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline uint64_t ht_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
 static inline int64_t ht_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /* A read cursor over untrusted bytes. Reads past the end set ok = false and

@@ -39,5 +39,7 @@ int cmd_stats(int argc, char **argv);
 extern const char cmd_stats_usage[];
 int cmd_dump(int argc, char **argv);
 extern const char cmd_dump_usage[];
+int cmd_leaks(int argc, char **argv);
+extern const char cmd_leaks_usage[];
 
 #endif

@@ -152,6 +152,8 @@ static void show(const ht_event *ev, shown *sh)
         }
         return;
     }
+    if (ev->Header.Cpu != HT_CPU_UNKNOWN) /* recorded for process and thread starts */
+        x_u64(sh, "cpu", ev->Header.Cpu);
     switch (ev->Header.Type) {
     case HT_EVENT_HEAP_ALLOC:
         c->have = HAVE_HEAP | HAVE_ADDRESS | HAVE_SIZE | HAVE_SOURCE;

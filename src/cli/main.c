@@ -16,6 +16,8 @@ static const ht_builtin builtins[] = {
     {"stats", cmd_stats, "per-process figures: events, bytes, peak, leaks, sources, threads",
      cmd_stats_usage},
     {"dump", cmd_dump, "print every event as text, CSV or JSON Lines", cmd_dump_usage},
+    {"leaks", cmd_leaks, "blocks still allocated when each process ended, grouped by stack",
+     cmd_leaks_usage},
 };
 
 #define BUILTIN_COUNT (sizeof builtins / sizeof builtins[0])

@@ -386,9 +386,10 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
         ev->u.OsRemap = (ht_os_remap){p[0], p[1], p[2], p[3]};
         return 1;
     case HT_EVENT_THREAD_START:
-        if (n != 1)
+        if (n != 2)
             return -1;
         ev->u.ThreadStart.ParentTid = (uint32_t)p[0];
+        ev->Header.Cpu = (uint32_t)p[1];
         return 1;
     case HT_EVENT_THREAD_EXIT:
         return n == 0 ? 1 : -1;
@@ -405,8 +406,11 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
     case HT_EVENT_THREAD_NAME:
         return decode_blob(p, n, 0, &ev->u.ThreadName.Name, &unused) ? 1 : -1;
     case HT_EVENT_PROCESS_START:
-        ev->u.ProcessStart.ParentPid = n ? (uint32_t)p[0] : 0;
-        return decode_blob(p, n, 1, &ev->u.ProcessStart.Executable,
+        if (n < 2)
+            return -1;
+        ev->u.ProcessStart.ParentPid = (uint32_t)p[0];
+        ev->Header.Cpu = (uint32_t)p[1];
+        return decode_blob(p, n, 2, &ev->u.ProcessStart.Executable,
                            &ev->u.ProcessStart.CommandLine)
                    ? 1
                    : -1;

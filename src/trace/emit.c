@@ -76,6 +76,14 @@ static size_t read_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* The CPU, for the events where one system call per process or thread is
+ * cheap enough (heap events carry none). */
+static uint64_t current_cpu(void)
+{
+    unsigned cpu;
+    return syscall(SYS_getcpu, &cpu, NULL, NULL) == 0 ? cpu : HT_CPU_UNKNOWN;
+}
+
 static void emit_process_start(void)
 {
     /* Static buffers: this runs once per process image, never concurrently
@@ -83,8 +91,8 @@ static void emit_process_start(void)
     static char exe[4096], cmd[16384];
     long e = syscall(SYS_readlink, "/proc/self/exe", exe, sizeof exe);
     size_t c = read_file("/proc/self/cmdline", cmd, sizeof cmd);
-    uint64_t ppid = (uint64_t)syscall(SYS_getppid);
-    ht_emit_blob(HT_EVENT_PROCESS_START, &ppid, 1, exe, e > 0 ? (uint32_t)e : 0, cmd, (uint32_t)c);
+    uint64_t fixed[2] = {(uint64_t)syscall(SYS_getppid), current_cpu()};
+    ht_emit_blob(HT_EVENT_PROCESS_START, fixed, 2, exe, e > 0 ? (uint32_t)e : 0, cmd, (uint32_t)c);
 }
 
 /* getenv, or the kernel's copy of the initial environment when this runs
@@ -226,8 +234,8 @@ bool ht_emit_attach_thread(void)
      * past glibc's first block this allocates: the ring is ready by now. */
     pthread_setspecific(exit_key, (void *)1);
     if (!(t->flags & HT_THREAD_EXITED)) {
-        uint64_t parent = 0; /* not known to the thread itself */
-        ht_emit(HT_EVENT_THREAD_START, 0, &parent, 1);
+        uint64_t start[2] = {0 /* the parent is not known to the thread itself */, current_cpu()};
+        ht_emit(HT_EVENT_THREAD_START, 0, start, 2);
         char name[16] = {0};
         if (prctl(PR_GET_NAME, name) == 0)
             ht_emit_blob(HT_EVENT_THREAD_NAME, NULL, 0, name, (uint32_t)strnlen(name, 16), NULL, 0);

@@ -104,14 +104,14 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
  *   OS_MAP         Address, Length, Protection | Flags << 32
  *   OS_UNMAP       Address, Length
  *   OS_REMAP       OldAddress, OldLength, NewAddress, NewLength
- *   THREAD_START   ParentTid
+ *   THREAD_START   ParentTid, Cpu
  *   THREAD_EXIT    (none)
  *   MODULE_UNLOAD  Base
  *   STACK_DEFINE   StackId, Depth, Depth return addresses (innermost first)
  * and the records with strings (ht_emit_blob): fixed words, then the two
  * strings' lengths, then their bytes packed into words:
  *   THREAD_NAME    -                  Name, (empty)
- *   PROCESS_START  ParentPid          Executable, CommandLine
+ *   PROCESS_START  ParentPid, Cpu     Executable, CommandLine
  *   MODULE_LOAD    Base, Size         Path, BuildId */
 #define HT_RECORD_HEADER_WORDS 2u
 #define HT_RECORD_MAX_WORDS 4096u /* 32 KiB: strings are cut to fit */

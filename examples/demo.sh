@@ -15,3 +15,6 @@ echo "\$ heaptrail record -f -o $build/demo.ht -- wordfreq examples/data/heaps.t
 echo
 echo "\$ heaptrail stats $build/demo.ht"
 "$heaptrail" stats "$build/demo.ht"
+echo
+echo "\$ heaptrail leaks $build/demo.ht"
+"$heaptrail" leaks "$build/demo.ht"

@@ -63,7 +63,7 @@ static const struct builtin_suppression {
     {"_dl_update_slotinfo", "TLS module slots, grown by dlopen"},
     {"_dl_add_to_slotinfo", "TLS module slots, grown by dlopen"},
     {"_dl_exception_create*", "the loader's last error message, kept for dlerror"},
-    {"_dlerror_run", "dlerror's per-thread result buffer"},
+    {"_dlerror_run", "the per-thread result buffer of dlerror"},
     {"__libc_dlopen_mode", "modules libc loads for itself (NSS, iconv, libgcc_s)"},
     {"_IO_file_doallocate", "the buffer of a stdio stream, kept until exit"},
     {"_IO_wfile_doallocate", "the buffer of a wide stdio stream"},
@@ -231,18 +231,39 @@ static int matches(const char *const *list, size_t n, const char *function)
     return 0;
 }
 
+static int name_suppressed(const context *cx, const char *function)
+{
+    for (size_t k = 0; cx->builtin && k < BUILTIN_SUPPRESSIONS; k++)
+        if (fnmatch(builtin_suppressions[k].pattern, function, 0) == 0)
+            return 1;
+    return cx->user &&
+           matches((const char *const *)cx->user->items, cx->user->count, function);
+}
+
+/* A function matches under its own name and under the name a program knows
+ * it by: glibc's symbol table and DWARF often give the internal alias
+ * (__GI__IO_file_doallocate) or a versioned one (fopen@@GLIBC_2.2.5). */
+static int function_suppressed(const context *cx, const char *function)
+{
+    if (name_suppressed(cx, function))
+        return 1;
+    const char *name = strncmp(function, "__GI_", 5) == 0 ? function + 5 : function;
+    size_t len = strcspn(name, "@");
+    if (name == function && !name[len])
+        return 0;
+    char plain[512];
+    if (len >= sizeof plain)
+        return 0;
+    memcpy(plain, name, len);
+    plain[len] = '\0';
+    return name_suppressed(cx, plain);
+}
+
 static int suppressed(const context *cx, const ht_frame *f, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (!f[i].function)
-            continue;
-        for (size_t k = 0; cx->builtin && k < BUILTIN_SUPPRESSIONS; k++)
-            if (fnmatch(builtin_suppressions[k].pattern, f[i].function, 0) == 0)
-                return 1;
-        if (cx->user && matches((const char *const *)cx->user->items, cx->user->count,
-                                f[i].function))
+    for (size_t i = 0; i < n; i++)
+        if (f[i].function && function_suppressed(cx, f[i].function))
             return 1;
-    }
     return 0;
 }
 

@@ -92,3 +92,9 @@ if(HT_VALGRIND)
 else()
   message(STATUS "valgrind not found: the valgrind oracle tests are left out")
 endif()
+
+# Leaks at known sites and sizes, in the program and in a forked child
+# (built -g whatever the build type: the test reads lines).
+ht_test_program(leaky ${HT_PROGRAMS_SRC}/leaky.c)
+target_compile_options(test_program_leaky PRIVATE -g -O2)
+ht_integration_test(leaks test_leaks.py)

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "cli/time_arg.h"
 #include "cli/trace_open.h"
 #include "heaptrail/stacks.h"
 #include "heaptrail/symbols.h"
@@ -34,6 +35,10 @@ const char cmd_dump_usage[] =
     "  --tid T         only the events of thread T\n"
     "  --event NAMES   only these event types (alloc, free, realloc, process_start,\n"
     "                  ...; 'heaptrail info' lists the types a trace holds)\n"
+    "  --heap H        only the events of heap handle H (0x... or decimal)\n"
+    "  --from T        only events at or after T, --to T only events before T: times\n"
+    "                  since the recording started, as the text format prints them\n"
+    "                  (1.5, 250ms, 30us, 100ns)\n"
     "  --stacks        the call stack of each event, resolved to functions, files\n"
     "                  and lines (text: indented lines; json: a \"stack\" list of\n"
     "                  {function, file, line, module, offset, inlined}, innermost\n"
@@ -925,8 +930,10 @@ static void text_event(line *l, uint64_t start_ns, const ht_event *ev, const sho
 /* ---- filters ---- */
 
 typedef struct filter {
-    int by_pid, by_tid, by_type;
+    int by_pid, by_tid, by_type, by_heap, by_from, by_to;
     uint32_t pid, tid;
+    uint64_t heap;
+    uint64_t from_ns, to_ns; /* trace-clock times, the start of the recording added */
     uint8_t types[65536 / 8]; /* bit per event type */
 } filter;
 
@@ -981,7 +988,14 @@ static int select_types(filter *f, const ht_trace *t, const char *list)
 static inline int wanted(const filter *f, const ht_event_header *h)
 {
     return (!f->by_pid || h->ProcessId == f->pid) && (!f->by_tid || h->ThreadId == f->tid) &&
-           (!f->by_type || (f->types[h->Type / 8] >> (h->Type % 8) & 1));
+           (!f->by_type || (f->types[h->Type / 8] >> (h->Type % 8) & 1)) &&
+           (!f->by_from || h->TimeStamp >= f->from_ns) && (!f->by_to || h->TimeStamp < f->to_ns);
+}
+
+/* The heap filter needs the event's columns: events without a heap fail it. */
+static inline int heap_wanted(const filter *f, const shown *sh)
+{
+    return !f->by_heap || ((sh->c.have & HAVE_HEAP) && sh->c.heap == f->heap);
 }
 
 /* ---- the command ---- */
@@ -994,6 +1008,9 @@ int cmd_dump(int argc, char **argv)
                                             {"pid", required_argument, NULL, 'p'},
                                             {"tid", required_argument, NULL, 't'},
                                             {"event", required_argument, NULL, 'e'},
+                                            {"heap", required_argument, NULL, 'H'},
+                                            {"from", required_argument, NULL, 'F'},
+                                            {"to", required_argument, NULL, 'T'},
                                             {"stacks", no_argument, NULL, 's'},
                                             {"debug-dir", required_argument, NULL, 'd'},
                                             {"sysroot", required_argument, NULL, 'r'},
@@ -1033,6 +1050,23 @@ int cmd_dump(int argc, char **argv)
             f.by_tid = 1;
             break;
         case 'e': events = optarg; break;
+        case 'H': {
+            char *end;
+            errno = 0;
+            f.heap = strtoull(optarg, &end, 0);
+            if (errno || end == optarg || *end || *optarg == '-')
+                return ht_cli_usage_error("dump", "--heap needs a heap handle (0x...), not '%s'",
+                                          optarg);
+            f.by_heap = 1;
+            break;
+        }
+        case 'F':
+        case 'T':
+            if (ht_cli_parse_time(optarg, c == 'F' ? &f.from_ns : &f.to_ns) < 0)
+                return ht_cli_usage_error("dump", "--%s needs a time such as 1.5 or 250ms, not '%s'",
+                                          c == 'F' ? "from" : "to", optarg);
+            *(c == 'F' ? &f.by_from : &f.by_to) = 1;
+            break;
         case 's': stacks = 1; break;
         case 'd':
             if (so.debug_dir_count == MAX_DEBUG_DIRS)
@@ -1065,6 +1099,8 @@ int cmd_dump(int argc, char **argv)
     l.n = 0;
     setvbuf(stdout, NULL, _IOFBF, OUTPUT_BUFFER);
     uint64_t start_ns = ht_trace_get_info(t)->StartTimeNs;
+    f.from_ns += start_ns;
+    f.to_ns += start_ns;
     learn_names();
     if (format == FORMAT_CSV)
         csv_header(&l, stacks);
@@ -1088,6 +1124,8 @@ int cmd_dump(int argc, char **argv)
         if (!wanted(&f, &ev->Header))
             continue;
         show(ev, &sh);
+        if (!heap_wanted(&f, &sh))
+            continue;
         const stack_view *svp = NULL;
         if (stacks) {
             stacks_resolve(&ss, ev, &sv);

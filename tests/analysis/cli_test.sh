@@ -206,6 +206,22 @@ dump_filters)
     [ $rc -eq 2 ] || fail "unknown format: exit $rc"
     rc=0; "$ht" dump --pid x two.trace >/dev/null 2>&1 || rc=$?
     [ $rc -eq 2 ] || fail "bad pid: exit $rc"
+    # Times count from the recording's start (1 ms before the first event
+    # here), events come 1 us apart: [1001us, 1003us) holds the two allocs.
+    "$gen" heaps.trace <<'SCRIPT'
+time 2000000
+start 100 1 /bin/sh sh
+alloc 100 100 0x1 0x1000 100 1
+alloc 100 100 0x7f00 0x2000 28 2
+free 100 100 0x1 0x1000 2
+SCRIPT
+    [ "$("$ht" dump --format csv --from 1001us --to 1.003ms heaps.trace | grep -c ',alloc,')" -eq 2 ] ||
+        fail "--from/--to"
+    [ "$("$ht" dump --format csv --from 0.001003 heaps.trace | wc -l)" -eq 2 ] || fail "--from alone"
+    [ "$("$ht" dump --format csv --heap 0x7f00 heaps.trace | wc -l)" -eq 2 ] || fail "--heap"
+    [ "$("$ht" dump --format csv --heap 1 heaps.trace | wc -l)" -eq 3 ] || fail "--heap decimal"
+    rc=0; "$ht" dump --from 1x heaps.trace >/dev/null 2>&1 || rc=$?
+    [ $rc -eq 2 ] || fail "bad time: exit $rc"
     ;;
 dump_pipe)
     # The reader goes away after one line: no message, exit 0.

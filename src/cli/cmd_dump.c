@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/frames.h"
 #include "cli/json.h"
 #include "cli/time_arg.h"
 #include "cli/trace_open.h"
@@ -541,28 +542,9 @@ static void stacks_resolve(stack_source *ss, const ht_event *ev, stack_view *sv)
 {
     const ht_event_header *h = &ev->Header;
     sv->have = h->StackId != 0;
-    sv->n = 0;
-    uint32_t depth;
-    const uint64_t *frames = sv->have ? ht_stacks_get(ss->store, h->ProcessId, h->StackId, &depth)
-                                      : NULL;
-    for (uint32_t i = 0; frames && i < depth && sv->n < MAX_SHOWN_FRAMES; i++)
-        /* Every recorded frame is a return address: the call is just before. */
-        sv->n += ht_symbolizer_resolve(ss->symbols, h->ProcessId, frames[i], 1, sv->f + sv->n,
-                                       MAX_SHOWN_FRAMES - sv->n);
-    /* Start at the program's own frame: operator new is not where it allocated. */
-    size_t cull = ht_frames_allocator_prefix(sv->f, sv->n);
-    if (cull && cull < sv->n) {
-        memmove(sv->f, sv->f + cull, (sv->n - cull) * sizeof *sv->f);
-        sv->n -= cull;
-    }
-}
-
-static void json_or_null(line *l, const char *s)
-{
-    if (s)
-        l_json_string(l, s, strlen(s));
-    else
-        l_str(l, "null");
+    sv->n = sv->have ? ht_cli_resolve_stack(ss->store, ss->symbols, h->ProcessId, h->StackId,
+                                            sv->f, MAX_SHOWN_FRAMES)
+                     : 0;
 }
 
 static void json_stack(line *l, const stack_view *sv)
@@ -572,38 +554,14 @@ static void json_stack(line *l, const stack_view *sv)
         l_str(l, "null");
         return;
     }
-    l_char(l, '[');
+    l_flush(l);
+    putc_unlocked('[', l->out);
     for (size_t i = 0; i < sv->n; i++) {
-        const ht_frame *f = &sv->f[i];
-        l_str(l, i ? ",{\"function\":" : "{\"function\":");
-        json_or_null(l, f->function);
-        l_str(l, ",\"file\":");
-        json_or_null(l, f->file);
-        l_str(l, ",\"line\":");
-        if (f->line)
-            l_u64(l, f->line);
-        else
-            l_str(l, "null");
-        l_str(l, ",\"module\":");
-        json_or_null(l, f->module);
-        l_str(l, ",\"offset\":\"");
-        l_hex(l, f->module_offset);
-        l_str(l, f->inlined ? "\",\"inlined\":true}" : "\",\"inlined\":false}");
+        if (i)
+            putc_unlocked(',', l->out);
+        ht_cli_json_frame(l->out, &sv->f[i]);
     }
-    l_char(l, ']');
-}
-
-/* One frame as text: "function (file:line) [module+0xoffset]". */
-static void print_frame(FILE *out, const ht_frame *f)
-{
-    const char *m = f->module ? strrchr(f->module, '/') : NULL;
-    fputs(f->function ? f->function : "??", out);
-    if (f->file && f->line)
-        fprintf(out, " (%s:%" PRIu32 ")", f->file, f->line);
-    else if (f->file)
-        fprintf(out, " (%s)", f->file);
-    fprintf(out, " [%s+0x%" PRIx64 "]%s", m ? m + 1 : f->module ? f->module : "?",
-            f->module_offset, f->inlined ? " (inlined)" : "");
+    putc_unlocked(']', l->out);
 }
 
 static void text_stack(line *l, const stack_view *sv)
@@ -611,7 +569,7 @@ static void text_stack(line *l, const stack_view *sv)
     l_flush(l);
     for (size_t i = 0; i < sv->n; i++) {
         fprintf(l->out, "    #%zu ", i);
-        print_frame(l->out, &sv->f[i]);
+        ht_cli_print_frame(l->out, &sv->f[i]);
         putc_unlocked('\n', l->out);
     }
 }
@@ -625,7 +583,7 @@ static void csv_stack(line *l, const stack_view *sv)
     for (size_t i = 0; m && i < sv->n; i++) {
         if (i)
             fputs(" | ", m);
-        print_frame(m, &sv->f[i]);
+        ht_cli_print_frame(m, &sv->f[i]);
     }
     l_char(l, ',');
     if (m && fclose(m) == 0)

@@ -12,6 +12,7 @@
 
 #include "analysis/leaks.h"
 #include "cli/cli.h"
+#include "cli/frames.h"
 #include "cli/json.h"
 #include "cli/trace_open.h"
 #include "heaptrail/stacks.h"
@@ -267,24 +268,6 @@ static int suppressed(const context *cx, const ht_frame *f, size_t n)
     return 0;
 }
 
-/* The stack of one group, resolved while the image's modules and stacks are
- * still those of the trace: as 'dump --stacks' resolves it. */
-static size_t resolve(context *cx, uint32_t pid, uint32_t stack_id, ht_frame *out)
-{
-    uint32_t depth;
-    const uint64_t *frames = stack_id ? ht_stacks_get(cx->stacks, pid, stack_id, &depth) : NULL;
-    size_t n = 0;
-    for (uint32_t i = 0; frames && i < depth && n < MAX_FRAMES; i++)
-        /* Every recorded frame is a return address: the call is just before. */
-        n += ht_symbolizer_resolve(cx->symbols, pid, frames[i], 1, out + n, MAX_FRAMES - n);
-    size_t cull = ht_frames_allocator_prefix(out, n);
-    if (cull && cull < n) {
-        memmove(out, out + cull, (n - cull) * sizeof *out);
-        n -= cull;
-    }
-    return n;
-}
-
 /* The image of pid ended: turn its blocks into groups of the report. */
 static int end_image(context *cx, uint32_t pid)
 {
@@ -306,7 +289,8 @@ static int end_image(context *cx, uint32_t pid)
             r->groups = grown;
             r->cap = cap;
         }
-        size_t nf = resolve(cx, pid, lg[i].stack_id, frames);
+        size_t nf = ht_cli_resolve_stack(cx->stacks, cx->symbols, pid, lg[i].stack_id, frames,
+                                         MAX_FRAMES);
         group *g = &r->groups[r->count];
         *g = (group){pid, lg[i].blocks, lg[i].bytes, lg[i].stack_id != 0, 0, nf, NULL};
         if (nf && !(g->frames = malloc(nf * sizeof *g->frames))) {
@@ -341,30 +325,6 @@ static int larger_first(const void *a, const void *b)
 
 /* ---- output ---- */
 
-static void json_or_null(FILE *out, const char *s)
-{
-    if (s)
-        ht_json_put_string(out, s, strlen(s));
-    else
-        fputs("null", out);
-}
-
-static void json_frame(FILE *out, const ht_frame *f)
-{
-    fputs("{\"function\":", out);
-    json_or_null(out, f->function);
-    fputs(",\"file\":", out);
-    json_or_null(out, f->file);
-    if (f->line)
-        fprintf(out, ",\"line\":%" PRIu32, f->line);
-    else
-        fputs(",\"line\":null", out);
-    fputs(",\"module\":", out);
-    json_or_null(out, f->module);
-    fprintf(out, ",\"offset\":\"0x%" PRIx64 "\",\"inlined\":%s}", f->module_offset,
-            f->inlined ? "true" : "false");
-}
-
 static void print_json(FILE *out, const report *r)
 {
     fputs("{\"groups\":[", out);
@@ -385,7 +345,7 @@ static void print_json(FILE *out, const report *r)
         for (size_t k = 0; k < g->nframes; k++) {
             if (k)
                 fputc(',', out);
-            json_frame(out, &g->frames[k]);
+            ht_cli_json_frame(out, &g->frames[k]);
         }
         fputs("]}", out);
     }
@@ -394,19 +354,6 @@ static void print_json(FILE *out, const report *r)
             ",\"suppressed_blocks\":%" PRIu64 ",\"suppressed_bytes\":%" PRIu64 "}\n",
             first ? "" : "\n", r->leaked_blocks, r->leaked_bytes, r->suppressed_blocks,
             r->suppressed_bytes);
-}
-
-/* One frame as text: "function (file:line) [module+0xoffset]". */
-static void print_frame(FILE *out, const ht_frame *f)
-{
-    const char *m = f->module ? strrchr(f->module, '/') : NULL;
-    fputs(f->function ? f->function : "??", out);
-    if (f->file && f->line)
-        fprintf(out, " (%s:%" PRIu32 ")", f->file, f->line);
-    else if (f->file)
-        fprintf(out, " (%s)", f->file);
-    fprintf(out, " [%s+0x%" PRIx64 "]%s", m ? m + 1 : f->module ? f->module : "?",
-            f->module_offset, f->inlined ? " (inlined)" : "");
 }
 
 static void print_text(FILE *out, const report *r)
@@ -421,7 +368,7 @@ static void print_text(FILE *out, const report *r)
             fputs("    (no stack recorded)\n", out);
         for (size_t k = 0; k < g->nframes; k++) {
             fprintf(out, "    #%zu ", k);
-            print_frame(out, &g->frames[k]);
+            ht_cli_print_frame(out, &g->frames[k]);
             fputc('\n', out);
         }
         fputc('\n', out);

@@ -1,0 +1,60 @@
+#include "cli/frames.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli/json.h"
+
+size_t ht_cli_resolve_stack(const ht_stacks *stacks, ht_symbolizer *symbols, uint32_t pid,
+                            uint32_t stack_id, ht_frame *out, size_t max)
+{
+    uint32_t depth;
+    const uint64_t *frames = stack_id ? ht_stacks_get(stacks, pid, stack_id, &depth) : NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; frames && i < depth && n < max; i++)
+        /* Every recorded frame is a return address: the call is just before. */
+        n += ht_symbolizer_resolve(symbols, pid, frames[i], 1, out + n, max - n);
+    /* Start at the program's own frame: operator new is not where it allocated. */
+    size_t cull = ht_frames_allocator_prefix(out, n);
+    if (cull && cull < n) {
+        memmove(out, out + cull, (n - cull) * sizeof *out);
+        n -= cull;
+    }
+    return n;
+}
+
+void ht_cli_print_frame(FILE *out, const ht_frame *f)
+{
+    const char *m = f->module ? strrchr(f->module, '/') : NULL;
+    fputs(f->function ? f->function : "??", out);
+    if (f->file && f->line)
+        fprintf(out, " (%s:%" PRIu32 ")", f->file, f->line);
+    else if (f->file)
+        fprintf(out, " (%s)", f->file);
+    fprintf(out, " [%s+0x%" PRIx64 "]%s", m ? m + 1 : f->module ? f->module : "?",
+            f->module_offset, f->inlined ? " (inlined)" : "");
+}
+
+static void json_or_null(FILE *out, const char *s)
+{
+    if (s)
+        ht_json_put_string(out, s, strlen(s));
+    else
+        fputs("null", out);
+}
+
+void ht_cli_json_frame(FILE *out, const ht_frame *f)
+{
+    fputs("{\"function\":", out);
+    json_or_null(out, f->function);
+    fputs(",\"file\":", out);
+    json_or_null(out, f->file);
+    if (f->line)
+        fprintf(out, ",\"line\":%" PRIu32, f->line);
+    else
+        fputs(",\"line\":null", out);
+    fputs(",\"module\":", out);
+    json_or_null(out, f->module);
+    fprintf(out, ",\"offset\":\"0x%" PRIx64 "\",\"inlined\":%s}", f->module_offset,
+            f->inlined ? "true" : "false");
+}

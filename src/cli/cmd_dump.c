@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/frames.h"
@@ -1041,6 +1042,8 @@ int cmd_dump(int argc, char **argv)
     if (argc - optind != 1)
         return ht_cli_usage_error("dump", argc - optind < 1 ? "no trace file given"
                                                             : "too many arguments");
+    if (isatty(STDOUT_FILENO))
+        ht_cli_quiet_progress(); /* the events themselves go to the terminal */
     ht_trace *t = ht_cli_open_trace("dump", argv[optind]);
     if (!t)
         return HT_EXIT_USAGE_OR_FAILURE;
@@ -1074,7 +1077,7 @@ int cmd_dump(int argc, char **argv)
     shown sh;
     const ht_event *ev;
     int r, out_of_memory = 0;
-    while ((r = ht_trace_next(t, &ev)) == 1) {
+    while ((r = ht_cli_next(t, &ev)) == 1) {
         if (stacks && stacks_take(&ss, ev) < 0) {
             out_of_memory = 1;
             break;

@@ -104,7 +104,7 @@ int cmd_info(int argc, char **argv)
         ht_cli_error("info", "out of memory");
         return HT_EXIT_FAILURE;
     }
-    int r = ht_trace_process(t, on_event, s);
+    int r = ht_cli_process(t, on_event, s);
     const ht_trace_info *in = ht_trace_get_info(t);
     const ht_trace_status *st = ht_trace_get_status(t);
 

@@ -398,7 +398,7 @@ static int read_trace(context *cx, ht_trace *t, int by_pid, uint32_t pid)
 {
     const ht_event *ev;
     int r;
-    while ((r = ht_trace_next(t, &ev)) == 1) {
+    while ((r = ht_cli_next(t, &ev)) == 1) {
         const ht_event_header *h = &ev->Header;
         /* An exit or an exec ends the image: resolve its stacks before a
          * new image's PROCESS_START makes the stores forget them. */

@@ -238,7 +238,7 @@ int cmd_stats(int argc, char **argv)
         ht_cli_error("stats", "out of memory");
         return HT_EXIT_FAILURE;
     }
-    int r = ht_trace_process(t, on_event, s);
+    int r = ht_cli_process(t, on_event, s);
     if (r == STOP_NOMEM) {
         ht_summary_destroy(s);
         ht_trace_close(t);

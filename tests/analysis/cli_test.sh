@@ -231,6 +231,15 @@ dump_pipe)
     [ "$(cat rc.txt)" -eq 0 ] || fail "exit $(cat rc.txt) when the reader left"
     [ ! -s err.txt ] || fail "messages: $(cat err.txt)"
     ;;
+progress)
+    # A progress line on a terminal (script(1) gives one) once the reading
+    # takes more than half a second; none when stderr is not a terminal.
+    "$gen" --random 8000000 big.trace
+    script -qec "'$ht' stats big.trace >/dev/null" /dev/null >tty.txt
+    grep -q 'heaptrail stats: .*%' tty.txt || fail "no progress line on a terminal: $(head -c 300 tty.txt)"
+    "$ht" stats big.trace >/dev/null 2>err.txt
+    [ ! -s err.txt ] || fail "progress without a terminal: $(cat err.txt)"
+    ;;
 *)
     fail "no such case"
     ;;

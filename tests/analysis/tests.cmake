@@ -10,7 +10,7 @@ target_link_libraries(trace_gen PRIVATE heaptrail_static)
 set_target_properties(trace_gen PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
 foreach(case stats_json stats_escape stats_table stats_errors stats_consistency dump_csv
-             dump_json dump_text dump_filters dump_pipe)
+             dump_json dump_text dump_filters dump_pipe progress)
   add_test(NAME analysis_cli_${case}
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh ${case} $<TARGET_FILE:heaptrail_cli>
                    $<TARGET_FILE:trace_gen> ${CMAKE_CURRENT_BINARY_DIR}/analysis_cli_${case})

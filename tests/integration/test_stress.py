@@ -47,6 +47,15 @@ def main():
                                                          h.command_of(cp[-1])))
     h.expect(stats.get("lost_events", 0) == 0, "lossless recording lost %r events" %
              stats.get("lost_events"))
+    # The fork child records no modules of its own: its stacks resolve with
+    # the modules it inherited, which the trace gives before its events.
+    dump = h.run([args.heaptrail, "dump", "--format", "json", "--stacks", "--event", "alloc",
+                  "--pid", str(child["pid"]), trace])
+    unresolved = [e for e in map(json.loads, dump.stdout.splitlines())
+                  if h.is_marked(e["size"]) and not (e["stack"] and e["stack"][0]["function"]
+                                                      and (e["stack"][0]["file"] or "").endswith("stress.c"))]
+    h.expect(not unresolved, "the fork child's stacks do not resolve into stress.c: %s" %
+             json.dumps(unresolved[:1]))
     h.expect(not stats.get("truncated"), "the trace is truncated")
     # Leaks stats reports can only be more than the marked ones (libc keeps
     # some blocks to the end), never fewer.

@@ -527,24 +527,11 @@ typedef struct stack_view {
     ht_frame f[MAX_SHOWN_FRAMES];
 } stack_view;
 
-typedef struct stack_source {
-    ht_stacks *store;
-    ht_symbolizer *symbols;
-} stack_source;
-
-/* Every event feeds the stores, printed or not: the stacks and modules of
- * a process are defined once, wherever the filters put them. */
-static int stacks_take(stack_source *ss, const ht_event *ev)
-{
-    return ht_stacks_add(ss->store, ev) < 0 || ht_symbolizer_add_event(ss->symbols, ev) < 0 ? -1 : 0;
-}
-
-static void stacks_resolve(stack_source *ss, const ht_event *ev, stack_view *sv)
+static void stacks_resolve(ht_cli_stacks *ss, const ht_event *ev, stack_view *sv)
 {
     const ht_event_header *h = &ev->Header;
     sv->have = h->StackId != 0;
-    sv->n = sv->have ? ht_cli_resolve_stack(ss->store, ss->symbols, h->ProcessId, h->StackId,
-                                            sv->f, MAX_SHOWN_FRAMES)
+    sv->n = sv->have ? ht_cli_stacks_resolve(ss, h->ProcessId, h->StackId, sv->f, MAX_SHOWN_FRAMES)
                      : 0;
 }
 
@@ -974,9 +961,8 @@ int cmd_dump(int argc, char **argv)
                                             {"debug-dir", required_argument, NULL, 'd'},
                                             {"sysroot", required_argument, NULL, 'r'},
                                             {NULL, 0, NULL, 0}};
-    enum { MAX_DEBUG_DIRS = 16 };
-    const char *debug_dirs[MAX_DEBUG_DIRS];
-    ht_symbolizer_options so = {debug_dirs, 0, NULL};
+    ht_cli_stacks ss;
+    ht_cli_stacks_init(&ss);
     int stacks = 0;
     static filter f; /* 8 KiB of type bits: not on the stack */
     memset(&f, 0, sizeof f);
@@ -1028,11 +1014,10 @@ int cmd_dump(int argc, char **argv)
             break;
         case 's': stacks = 1; break;
         case 'd':
-            if (so.debug_dir_count == MAX_DEBUG_DIRS)
-                return ht_cli_usage_error("dump", "at most %d --debug-dir", MAX_DEBUG_DIRS);
-            debug_dirs[so.debug_dir_count++] = optarg;
+            if (ht_cli_stacks_debug_dir(&ss, "dump", optarg))
+                return HT_EXIT_USAGE;
             break;
-        case 'r': so.sysroot = optarg; break;
+        case 'r': ss.options.sysroot = optarg; break;
         default:
             return ht_cli_usage_error("dump", optopt ? "option '%s' needs a value"
                                                      : "unknown option '%s'",
@@ -1066,10 +1051,9 @@ int cmd_dump(int argc, char **argv)
     if (format == FORMAT_CSV)
         csv_header(&l, stacks);
 
-    stack_source ss = {NULL, NULL};
     static stack_view sv; /* thousands of frames: not on the stack */
-    if (stacks && (!(ss.store = ht_stacks_create()) || !(ss.symbols = ht_symbolizer_create(&so)))) {
-        ht_stacks_destroy(ss.store);
+    if (stacks && ht_cli_stacks_open(&ss) < 0) {
+        ht_cli_stacks_close(&ss);
         ht_trace_close(t);
         ht_cli_error("dump", "out of memory");
         return HT_EXIT_FAILURE;
@@ -1078,7 +1062,7 @@ int cmd_dump(int argc, char **argv)
     const ht_event *ev;
     int r, out_of_memory = 0;
     while ((r = ht_cli_next(t, &ev)) == 1) {
-        if (stacks && stacks_take(&ss, ev) < 0) {
+        if (stacks && ht_cli_stacks_take(&ss, ev) < 0) {
             out_of_memory = 1;
             break;
         }
@@ -1100,8 +1084,7 @@ int cmd_dump(int argc, char **argv)
         if (ferror_unlocked(stdout))
             break;
     }
-    ht_stacks_destroy(ss.store);
-    ht_symbolizer_destroy(ss.symbols);
+    ht_cli_stacks_close(&ss);
     if (out_of_memory) {
         l_flush(&l);
         ht_trace_close(t);

@@ -214,8 +214,7 @@ typedef struct report {
 } report;
 
 typedef struct context {
-    ht_stacks *stacks;
-    ht_symbolizer *symbols;
+    ht_cli_stacks stacks;
     ht_leaks *leaks;
     const patterns *user; /* NULL with --no-suppress */
     int builtin;          /* the built-in patterns apply */
@@ -289,7 +288,7 @@ static int end_image(context *cx, uint32_t pid)
             r->groups = grown;
             r->cap = cap;
         }
-        size_t nf = ht_cli_resolve_stack(cx->stacks, cx->symbols, pid, lg[i].stack_id, frames,
+        size_t nf = ht_cli_stacks_resolve(&cx->stacks, pid, lg[i].stack_id, frames,
                                          MAX_FRAMES);
         group *g = &r->groups[r->count];
         *g = (group){pid, lg[i].blocks, lg[i].bytes, lg[i].stack_id != 0, 0, nf, NULL};
@@ -405,7 +404,7 @@ static int read_trace(context *cx, ht_trace *t, int by_pid, uint32_t pid)
         if ((h->Type == HT_EVENT_PROCESS_EXIT || h->Type == HT_EVENT_PROCESS_START) &&
             end_image(cx, h->ProcessId) < 0)
             return -2;
-        if (ht_stacks_add(cx->stacks, ev) < 0 || ht_symbolizer_add_event(cx->symbols, ev) < 0)
+        if (ht_cli_stacks_take(&cx->stacks, ev) < 0)
             return -2;
         if ((!by_pid || h->ProcessId == pid) && ht_leaks_add(cx->leaks, ev) < 0)
             return -2;
@@ -429,11 +428,12 @@ int cmd_leaks(int argc, char **argv)
                                             {"debug-dir", required_argument, NULL, 'd'},
                                             {"sysroot", required_argument, NULL, 'r'},
                                             {NULL, 0, NULL, 0}};
-    enum { MAX_DEBUG_DIRS = 16, MAX_SUPPRESSION_FILES = 16 };
-    const char *debug_dirs[MAX_DEBUG_DIRS];
+    enum { MAX_SUPPRESSION_FILES = 16 };
     const char *files[MAX_SUPPRESSION_FILES];
     size_t nfiles = 0;
-    ht_symbolizer_options so = {debug_dirs, 0, NULL};
+    context cx;
+    memset(&cx, 0, sizeof cx);
+    ht_cli_stacks_init(&cx.stacks);
     int json = 0, no_suppress = 0, by_pid = 0, has_exitcode = 0;
     uint32_t pid = 0, exitcode = 0;
     int c;
@@ -461,11 +461,10 @@ int cmd_leaks(int argc, char **argv)
             by_pid = 1;
             break;
         case 'd':
-            if (so.debug_dir_count == MAX_DEBUG_DIRS)
-                return ht_cli_usage_error("leaks", "at most %d --debug-dir", MAX_DEBUG_DIRS);
-            debug_dirs[so.debug_dir_count++] = optarg;
+            if (ht_cli_stacks_debug_dir(&cx.stacks, "leaks", optarg))
+                return HT_EXIT_USAGE;
             break;
-        case 'r': so.sysroot = optarg; break;
+        case 'r': cx.stacks.options.sysroot = optarg; break;
         default:
             return ht_cli_usage_error("leaks", optopt ? "option '%s' needs a value"
                                                       : "unknown option '%s'",
@@ -486,9 +485,10 @@ int cmd_leaks(int argc, char **argv)
         patterns_free(&user);
         return HT_EXIT_USAGE_OR_FAILURE;
     }
-    context cx = {ht_stacks_create(), ht_symbolizer_create(&so), ht_leaks_create(),
-                  no_suppress ? NULL : &user, !no_suppress, {NULL, 0, 0, 0, 0, 0, 0}};
-    int r = cx.stacks && cx.symbols && cx.leaks ? read_trace(&cx, t, by_pid, pid) : -2;
+    cx.leaks = ht_leaks_create();
+    cx.user = no_suppress ? NULL : &user;
+    cx.builtin = !no_suppress;
+    int r = ht_cli_stacks_open(&cx.stacks) == 0 && cx.leaks ? read_trace(&cx, t, by_pid, pid) : -2;
     if (r >= 0) {
         qsort(cx.rep.groups, cx.rep.count, sizeof *cx.rep.groups, larger_first);
         if (json)
@@ -501,8 +501,7 @@ int cmd_leaks(int argc, char **argv)
         free(cx.rep.groups[i].frames);
     free(cx.rep.groups);
     ht_leaks_destroy(cx.leaks);
-    ht_symbolizer_destroy(cx.symbols);
-    ht_stacks_destroy(cx.stacks);
+    ht_cli_stacks_close(&cx.stacks);
     patterns_free(&user);
     if (r == -2) {
         ht_trace_close(t);

@@ -3,17 +3,52 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/json.h"
 
-size_t ht_cli_resolve_stack(const ht_stacks *stacks, ht_symbolizer *symbols, uint32_t pid,
-                            uint32_t stack_id, ht_frame *out, size_t max)
+void ht_cli_stacks_init(ht_cli_stacks *s)
+{
+    memset(s, 0, sizeof *s);
+    s->options.debug_dirs = s->debug_dirs;
+}
+
+int ht_cli_stacks_debug_dir(ht_cli_stacks *s, const char *name, const char *dir)
+{
+    if (s->options.debug_dir_count == HT_CLI_MAX_DEBUG_DIRS)
+        return ht_cli_usage_error(name, "at most %d --debug-dir", HT_CLI_MAX_DEBUG_DIRS);
+    s->debug_dirs[s->options.debug_dir_count++] = dir;
+    return 0;
+}
+
+int ht_cli_stacks_open(ht_cli_stacks *s)
+{
+    s->store = ht_stacks_create();
+    s->symbols = s->store ? ht_symbolizer_create(&s->options) : NULL;
+    return s->symbols ? 0 : -1;
+}
+
+int ht_cli_stacks_take(ht_cli_stacks *s, const ht_event *ev)
+{
+    return ht_stacks_add(s->store, ev) < 0 || ht_symbolizer_add_event(s->symbols, ev) < 0 ? -1 : 0;
+}
+
+void ht_cli_stacks_close(ht_cli_stacks *s)
+{
+    ht_symbolizer_destroy(s->symbols);
+    ht_stacks_destroy(s->store);
+    s->symbols = NULL;
+    s->store = NULL;
+}
+
+size_t ht_cli_stacks_resolve(ht_cli_stacks *s, uint32_t pid, uint32_t stack_id, ht_frame *out,
+                             size_t max)
 {
     uint32_t depth;
-    const uint64_t *frames = stack_id ? ht_stacks_get(stacks, pid, stack_id, &depth) : NULL;
+    const uint64_t *frames = stack_id ? ht_stacks_get(s->store, pid, stack_id, &depth) : NULL;
     size_t n = 0;
     for (uint32_t i = 0; frames && i < depth && n < max; i++)
         /* Every recorded frame is a return address: the call is just before. */
-        n += ht_symbolizer_resolve(symbols, pid, frames[i], 1, out + n, max - n);
+        n += ht_symbolizer_resolve(s->symbols, pid, frames[i], 1, out + n, max - n);
     /* Start at the program's own frame: operator new is not where it allocated. */
     size_t cull = ht_frames_allocator_prefix(out, n);
     if (cull && cull < n) {

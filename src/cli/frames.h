@@ -12,11 +12,38 @@
 #include "heaptrail/stacks.h"
 #include "heaptrail/symbols.h"
 
+#define HT_CLI_MAX_DEBUG_DIRS 16
+
+/* What a command needs to show stacks: the trace's stack definitions, a
+ * symbolizer, and the --debug-dir / --sysroot options that configure it. */
+typedef struct ht_cli_stacks {
+    ht_stacks *store;
+    ht_symbolizer *symbols;
+    const char *debug_dirs[HT_CLI_MAX_DEBUG_DIRS];
+    ht_symbolizer_options options;
+} ht_cli_stacks;
+
+/* Empty, with default options. */
+void ht_cli_stacks_init(ht_cli_stacks *s);
+
+/* --debug-dir DIR for command name: 0, or a usage error printed and
+ * HT_EXIT_USAGE returned. */
+int ht_cli_stacks_debug_dir(ht_cli_stacks *s, const char *name, const char *dir);
+
+/* Create the store and the symbolizer. 0, or -1 when memory ran out. */
+int ht_cli_stacks_open(ht_cli_stacks *s);
+
+/* Feed one event (every event, shown or not: a process's stacks and
+ * modules are defined once). 0, or -1 when memory ran out. */
+int ht_cli_stacks_take(ht_cli_stacks *s, const ht_event *event);
+
 /* Resolve stack_id of pid into out (at most max frames, innermost first,
  * allocator frames dropped). Returns the frame count; 0 when the stack is
  * not defined. */
-size_t ht_cli_resolve_stack(const ht_stacks *stacks, ht_symbolizer *symbols, uint32_t pid,
-                            uint32_t stack_id, ht_frame *out, size_t max);
+size_t ht_cli_stacks_resolve(ht_cli_stacks *s, uint32_t pid, uint32_t stack_id, ht_frame *out,
+                             size_t max);
+
+void ht_cli_stacks_close(ht_cli_stacks *s);
 
 /* "function (file:line) [module+0xoffset]", " (inlined)" when it is. */
 void ht_cli_print_frame(FILE *out, const ht_frame *f);

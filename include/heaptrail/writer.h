@@ -49,7 +49,8 @@ int ht_writer_flush_process(ht_writer *writer, uint32_t pid);
 /* Flush, write the index and the trailer. The file is complete afterwards. */
 int ht_writer_finish(ht_writer *writer);
 
-/* Totals so far: events added, chunks written and bytes written. */
+/* Totals of what is in the file so far: events (in written chunks, so not
+ * yet those of open chunks), event chunks and bytes. */
 void ht_writer_totals(const ht_writer *writer, uint64_t *events, uint64_t *chunks,
                       uint64_t *bytes);
 

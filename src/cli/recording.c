@@ -88,7 +88,7 @@ static void human_bytes(char *buf, size_t len, double v)
 }
 
 static void print_summary(const char *name, const char *path, const ht_summary *sum,
-                          const ht_collector_stats *cs, uint64_t file_bytes)
+                          const ht_collector_stats *cs, uint64_t file_bytes, uint64_t written)
 {
     const ht_usage *t = ht_summary_totals(sum);
     char alloc[32], peak[32], leak[32], size[32];
@@ -99,10 +99,10 @@ static void print_summary(const char *name, const char *path, const ht_summary *
     fprintf(stderr,
             "heaptrail %s: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
             "heaptrail %s: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"
-            "heaptrail %s: wrote %s (%s, %.2f bytes/event)\n",
+            "heaptrail %s: wrote %s (%s, %" PRIu64 " events, %.2f bytes/event)\n",
             name, ht_summary_process_count(sum), ht_summary_process_count(sum) == 1 ? "" : "es",
             cs->events, cs->lost, name, alloc, peak, leak, t->leaked_blocks, name, path, size,
-            cs->events ? (double)file_bytes / (double)cs->events : 0.0);
+            written, written ? (double)file_bytes / (double)written : 0.0);
 }
 
 int recording_start(recording *r, const recording_options *o)
@@ -170,11 +170,13 @@ int recording_finish(recording *r, bool quiet)
         r->write_failed = true;
         r->write_errno = errno;
     }
-    uint64_t bytes = 0;
-    ht_writer_totals(r->writer, NULL, NULL, &bytes);
+    uint64_t bytes = 0, written = 0;
+    ht_writer_totals(r->writer, &written, NULL, &bytes);
     if (r->write_failed) {
-        ht_cli_error(r->name, "cannot write %s: %s; the trace holds what was written before",
-                     r->path, strerror(r->write_errno));
+        ht_cli_error(r->name,
+                     "cannot write %s: %s; it holds %" PRIu64 " of the %" PRIu64
+                     " events collected (up to its last complete chunk)",
+                     r->path, strerror(r->write_errno), written, cs.events);
         status = HT_EXIT_FAILURE;
     }
     if (close(r->fd) < 0 && status == HT_EXIT_OK) {
@@ -182,7 +184,7 @@ int recording_finish(recording *r, bool quiet)
         status = HT_EXIT_FAILURE;
     }
     if (!quiet)
-        print_summary(r->name, r->path, r->summary, &cs, bytes);
+        print_summary(r->name, r->path, r->summary, &cs, bytes, written);
     ht_writer_destroy(r->writer);
     ht_summary_destroy(r->summary);
     ht_collector_destroy(r->collector);

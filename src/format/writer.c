@@ -35,7 +35,7 @@ struct ht_writer {
     uint64_t offset;
     uint64_t seq;
     uint64_t use_clock;
-    uint64_t events, chunks;
+    uint64_t events, chunks; /* in the chunks written so far */
     int level;
     uint32_t chunk_bytes;
     const ht_event_desc *descs;
@@ -111,6 +111,7 @@ static int write_chunk(ht_writer *w, ht_chunk_header *h, const unsigned char *ra
         w->index[w->index_len++] = (index_entry){at, h->seq, h->ts_first, h->ts_last, h->pid,
                                                  h->event_count};
         w->chunks++;
+        w->events += h->event_count;
     }
     return 0;
 }
@@ -261,7 +262,6 @@ int ht_writer_add(ht_writer *w, const ht_event *ev)
         errno = ENOMEM;
         return -1;
     }
-    w->events++;
     if (ht_encoder_raw_size(&oc->enc) >= w->chunk_bytes || oc->enc.count >= MAX_CHUNK_EVENTS)
         return flush_through(w, oc);
     return 0;

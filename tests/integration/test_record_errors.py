@@ -11,12 +11,18 @@
                    default name heaptrail.<cmd>.<pid>.ht in the working folder
   symlink          an -o path that is a symlink is refused, with and without
                    -f, and the file it points to is neither created nor touched
+  disk-full        the disk fills while recording (a 64 KiB tmpfs): exit 1, a
+                   message saying how many events the file holds, the program
+                   still runs to its end, and the file reads as truncated
+                   (skipped, exit 77, where tmpfs cannot be mounted)
 """
 
 import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 
 import htcheck as h
 
@@ -131,6 +137,30 @@ def case_symlink(args, work):
     h.expect(proc.returncode != 0, "-f on a symlink output was not refused")
 
 
+def case_disk_full(args, work):
+    small = os.path.join(work, "small")
+    os.mkdir(small)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        print("SKIP: cannot mount a small tmpfs here")
+        sys.exit(77)
+    try:
+        trace = os.path.join(small, "full.ht")
+        marker = os.path.join(work, "done")
+        proc = record(args, ["-o", trace, "--", "sh", "-c",
+                             "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; "
+                             "seq 1 200000 | sort -n >/dev/null; touch '%s'" % marker], work)
+        h.expect(proc.returncode == 1, "exit %s, expected 1\n%s" % (proc.returncode, proc.stderr))
+        h.expect(re.search(r"cannot write .*No space left on device; it holds \d+ of the \d+ "
+                           r"events", proc.stderr), "no useful message:\n%s" % proc.stderr)
+        h.expect(os.path.exists(marker), "the program did not run to its end")
+        info = h.run([args.heaptrail, "info", trace])
+        h.expect("truncated" in info.stdout + info.stderr,
+                 "the cut file does not read as truncated:\n%s%s" % (info.stdout, info.stderr))
+    finally:
+        subprocess.run(["umount", small])
+
+
 CASES = {
     "unknown-option": case_unknown_option,
     "missing-command": case_missing_command,
@@ -139,6 +169,7 @@ CASES = {
     "setuid": case_setuid,
     "mode": case_mode,
     "symlink": case_symlink,
+    "disk-full": case_disk_full,
 }
 
 

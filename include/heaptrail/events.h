@@ -200,7 +200,8 @@ typedef struct ht_os_remap {
 enum ht_loss_reason {
     HT_LOSS_BUFFER_FULL = 1,  /* --lossy: the writer found its buffer full */
     HT_LOSS_NO_BUFFER = 2,    /* the process could not get a buffer at all */
-    HT_LOSS_WRITE_FAILED = 3, /* the collector could not write chunks (disk full) */
+    /* 3 is not used: a file that cannot be written cannot say so either; the
+     * recorder reports how many events it holds instead. */
     HT_LOSS_CORRUPT_BUFFER = 4, /* the traced program damaged its own buffer (an estimate) */
 };
 

@@ -136,7 +136,6 @@ static const char *loss_reason(uint32_t reason)
     switch (reason) {
     case HT_LOSS_BUFFER_FULL: return "buffer_full";
     case HT_LOSS_NO_BUFFER: return "no_buffer";
-    case HT_LOSS_WRITE_FAILED: return "write_failed";
     default: return "unknown";
     }
 }

@@ -175,12 +175,12 @@ void ht_encoder_reset(ht_chunk_encoder *e)
  * below would write them (same streams, same order), without its per-field
  * dispatch: they are nearly every event of a trace. Returns false for any
  * other descriptor. */
-static bool add_heap_event(ht_chunk_encoder *e, const ht_event_desc *desc, const ht_event *ev)
+static bool add_heap_event(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                           const ht_event *ev)
 {
     size_t n;
     const ht_event_desc *builtin = ht_schema_builtin(&n);
-    int tag = ht_schema_builtin_tag(desc->type);
-    if (tag < 0 || desc != &builtin[tag])
+    if (tag >= n || desc != &builtin[tag])
         return false;
     ht_codec_state *st = &e->state;
     ht_buf *misc = &e->streams[HT_STREAM_MISC];
@@ -287,7 +287,7 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
     if (desc->flags & HT_DESC_HAS_CPU)
         ht_buf_put_varint_unchecked(&S[HT_STREAM_MISC], (uint32_t)(h->Cpu + 1));
 
-    if (!add_heap_event(e, desc, ev) && !add_fields(e, tag, desc, ev))
+    if (!add_heap_event(e, tag, desc, ev) && !add_fields(e, tag, desc, ev))
         return false;
 
     if (e->count == 0 || h->TimeStamp < e->ts_first)

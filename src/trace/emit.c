@@ -115,6 +115,18 @@ static const char *early_getenv(const char *name)
     return NULL;
 }
 
+/* A process sent to a session that cannot be joined (its recorder is gone,
+ * say) runs untraced: say so rather than lose its events silently. Raw
+ * writes: this may run inside malloc. */
+static void say_not_traced(const char *path)
+{
+    static const char head[] = "heaptrail: cannot join the recording session ",
+                      tail[] = "; this process is not traced\n";
+    syscall(SYS_write, 2, head, sizeof head - 1);
+    syscall(SYS_write, 2, path, strlen(path));
+    syscall(SYS_write, 2, tail, sizeof tail - 1);
+}
+
 bool ht_emit_attach_process(void)
 {
     int expected = 0;
@@ -145,6 +157,8 @@ bool ht_emit_attach_process(void)
     if (fd >= 0)
         syscall(SYS_close, fd);
     uint32_t pid = (uint32_t)sys_getpid();
+    if (path && base == MAP_FAILED)
+        say_not_traced(path);
     if (base == MAP_FAILED ||
         ((c.flags & HT_SESSION_NO_FOLLOW) && c.root_pid != 0 && c.root_pid != pid)) {
         if (base != MAP_FAILED)

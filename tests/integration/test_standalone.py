@@ -2,7 +2,8 @@
 HEAPTRAIL_OUTPUT (no `heaptrail record`) starts its own collector, which
 writes a complete trace after the program (and its fork child) are gone. The
 trace must match the program's own counts exactly, like a recorded one, the
-file must be private and %p must become the program's pid."""
+file must be private and %p must become the program's pid. A program sent
+to a session that no longer exists runs untraced and says so."""
 
 import json
 import os
@@ -18,6 +19,11 @@ def main():
                    help="libheaptrail-preload.so")
     args = p.parse_args()
     work = h.fresh_dir(args.workdir)
+    stale = dict(os.environ, LD_PRELOAD=args.preload,
+                 HEAPTRAIL_SESSION=os.path.join(work, "no-such-session"))
+    proc = h.run(["/bin/true"], env=stale)
+    h.expect("cannot join the recording session" in proc.stderr,
+             "an untraced process said nothing: %r" % proc.stderr)
     env = dict(os.environ)
     env.pop("HEAPTRAIL_SESSION", None)
     env["LD_PRELOAD"] = args.preload

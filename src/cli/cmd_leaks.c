@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/leaks.h"
+#include "analysis/sites.h"
 #include "cli/cli.h"
 #include "cli/frames.h"
+#include "cli/site_reader.h"
 #include "cli/json.h"
 #include "cli/trace_open.h"
 #include "heaptrail/stacks.h"
@@ -215,7 +216,7 @@ typedef struct report {
 
 typedef struct context {
     ht_cli_stacks stacks;
-    ht_leaks *leaks;
+    ht_sites *sites;
     const patterns *user; /* NULL with --no-suppress */
     int builtin;          /* the built-in patterns apply */
     report rep;
@@ -267,17 +268,19 @@ static int suppressed(const context *cx, const ht_frame *f, size_t n)
     return 0;
 }
 
-/* The image of pid ended: turn its blocks into groups of the report. */
-static int end_image(context *cx, uint32_t pid)
+/* An image ended: turn the sites of its leaked blocks into groups of the
+ * report. */
+static int image_ended(void *arg, const ht_sites_image *im)
 {
-    ht_leak_group *lg;
-    size_t n;
-    if (ht_leaks_end_image(cx->leaks, pid, &lg, &n) < 0)
-        return -1;
+    context *cx = arg;
+    uint32_t pid = im->pid;
     static ht_frame frames[MAX_FRAMES]; /* too large for the stack */
     report *r = &cx->rep;
     int status = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < im->count; i++) {
+        const ht_site *site = &im->sites[i];
+        if (!site->leaked_blocks)
+            continue;
         if (r->count == r->cap) {
             size_t cap = r->cap ? r->cap * 2 : 64;
             group *grown = realloc(r->groups, cap * sizeof *grown);
@@ -288,10 +291,10 @@ static int end_image(context *cx, uint32_t pid)
             r->groups = grown;
             r->cap = cap;
         }
-        size_t nf = ht_cli_stacks_resolve(&cx->stacks, pid, lg[i].stack_id, frames,
-                                         MAX_FRAMES);
+        size_t nf = ht_cli_stacks_resolve(&cx->stacks, pid, site->stack_id, frames, MAX_FRAMES);
         group *g = &r->groups[r->count];
-        *g = (group){pid, lg[i].blocks, lg[i].bytes, lg[i].stack_id != 0, 0, nf, NULL};
+        *g = (group){pid, site->leaked_blocks, site->leaked_bytes, site->stack_id != 0, 0, nf,
+                     NULL};
         if (nf && !(g->frames = malloc(nf * sizeof *g->frames))) {
             status = -1;
             break;
@@ -308,7 +311,6 @@ static int end_image(context *cx, uint32_t pid)
         }
         r->count++;
     }
-    free(lg);
     return status;
 }
 
@@ -391,33 +393,6 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
-/* Read the trace, ending images as they end. Returns what ht_trace_next
- * last returned, or -2 when memory ran out. */
-static int read_trace(context *cx, ht_trace *t, int by_pid, uint32_t pid)
-{
-    const ht_event *ev;
-    int r;
-    while ((r = ht_cli_next(t, &ev)) == 1) {
-        const ht_event_header *h = &ev->Header;
-        /* An exit or an exec ends the image: resolve its stacks before a
-         * new image's PROCESS_START makes the stores forget them. */
-        if ((h->Type == HT_EVENT_PROCESS_EXIT || h->Type == HT_EVENT_PROCESS_START) &&
-            end_image(cx, h->ProcessId) < 0)
-            return -2;
-        if (ht_cli_stacks_take(&cx->stacks, ev) < 0)
-            return -2;
-        if ((!by_pid || h->ProcessId == pid) && ht_leaks_add(cx->leaks, ev) < 0)
-            return -2;
-    }
-    if (r < 0)
-        return r;
-    uint32_t open;
-    while (ht_leaks_next_open(cx->leaks, &open))
-        if (end_image(cx, open) < 0)
-            return -2;
-    return r;
-}
-
 int cmd_leaks(int argc, char **argv)
 {
     static const struct option options[] = {{"json", no_argument, NULL, 'j'},
@@ -485,10 +460,11 @@ int cmd_leaks(int argc, char **argv)
         patterns_free(&user);
         return HT_EXIT_USAGE_OR_FAILURE;
     }
-    cx.leaks = ht_leaks_create();
+    cx.sites = ht_sites_create(NULL);
     cx.user = no_suppress ? NULL : &user;
     cx.builtin = !no_suppress;
-    int r = ht_cli_stacks_open(&cx.stacks) == 0 && cx.leaks ? read_trace(&cx, t, by_pid, pid) : -2;
+    ht_cli_site_reader reader = {&cx.stacks, cx.sites, by_pid, pid, image_ended, NULL, &cx};
+    int r = ht_cli_stacks_open(&cx.stacks) == 0 && cx.sites ? ht_cli_read_sites(t, &reader) : -2;
     if (r >= 0) {
         qsort(cx.rep.groups, cx.rep.count, sizeof *cx.rep.groups, larger_first);
         if (json)
@@ -500,7 +476,7 @@ int cmd_leaks(int argc, char **argv)
     for (size_t i = 0; i < cx.rep.count; i++)
         free(cx.rep.groups[i].frames);
     free(cx.rep.groups);
-    ht_leaks_destroy(cx.leaks);
+    ht_sites_destroy(cx.sites);
     ht_cli_stacks_close(&cx.stacks);
     patterns_free(&user);
     if (r == -2) {

@@ -1,0 +1,34 @@
+/* Reading a trace into allocation sites the way every site-based command
+ * does (leaks, report, diff, the exports weighted by peak or leaks): each
+ * process image is handed over when it ends — its exit, its exec, or the end
+ * of the trace — while its stacks can still be resolved, since a new image
+ * of the same pid makes the stack store forget the old one's stacks. */
+#ifndef HT_CLI_SITE_READER_H
+#define HT_CLI_SITE_READER_H
+
+#include <stdint.h>
+
+#include "analysis/sites.h"
+#include "cli/frames.h"
+#include "heaptrail/trace.h"
+
+typedef struct ht_cli_site_reader {
+    ht_cli_stacks *stacks; /* opened; takes every event */
+    ht_sites *sites;       /* takes the events of the chosen process(es) */
+    int by_pid;            /* nonzero: only the events of pid reach sites and event */
+    uint32_t pid;
+    /* An image with sites ended; its stacks resolve through stacks until
+     * this returns. Nonzero stops the reading with -2. */
+    int (*image_ended)(void *context, const ht_sites_image *image);
+    /* Every event of the chosen process(es), after the stores took it, or
+     * NULL. Nonzero stops the reading with -2. */
+    int (*event)(void *context, const ht_event *event);
+    void *context;
+} ht_cli_site_reader;
+
+/* Read the rest of trace. Returns what ht_cli_next last returned (0 at the
+ * end, negative when the trace is damaged), or -2 when memory ran out or a
+ * callback failed. */
+int ht_cli_read_sites(ht_trace *trace, const ht_cli_site_reader *reader);
+
+#endif

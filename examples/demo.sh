@@ -13,8 +13,8 @@ done
 echo "\$ heaptrail record -f -o $build/demo.ht -- wordfreq examples/data/heaps.txt 4 20"
 "$heaptrail" record -f -o "$build/demo.ht" -- "$example" "$here/data/heaps.txt" 4 20
 echo
-echo "\$ heaptrail stats $build/demo.ht"
-"$heaptrail" stats "$build/demo.ht"
+echo "\$ heaptrail report --top 3 $build/demo.ht"
+"$heaptrail" report --top 3 "$build/demo.ht"
 echo
 echo "\$ heaptrail leaks $build/demo.ht"
 "$heaptrail" leaks "$build/demo.ht"

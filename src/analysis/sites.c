@@ -107,6 +107,23 @@ void ht_sites_destroy(ht_sites *s)
     free(s);
 }
 
+void ht_site_sum(ht_site *into, const ht_site *s)
+{
+    into->allocs += s->allocs;
+    into->bytes += s->bytes;
+    into->temporary += s->temporary;
+    into->temporary_bytes += s->temporary_bytes;
+    into->peak_blocks += s->peak_blocks;
+    into->peak_bytes += s->peak_bytes;
+    into->leaked_blocks += s->leaked_blocks;
+    into->leaked_bytes += s->leaked_bytes;
+    into->lifetime_total += s->lifetime_total;
+    for (int k = 0; k < HT_WINDOW_TYPES; k++) {
+        into->window_blocks[k] += s->window_blocks[k];
+        into->window_bytes[k] += s->window_bytes[k];
+    }
+}
+
 /* ---- the live-block table ---- */
 
 static inline size_t home(const image *im, uint64_t address)

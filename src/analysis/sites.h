@@ -68,6 +68,9 @@ typedef struct ht_site {
     uint64_t window_bytes[HT_WINDOW_TYPES];
 } ht_site;
 
+/* Add the figures of from to into (pid and stack_id stay into's). */
+void ht_site_sum(ht_site *into, const ht_site *from);
+
 /* An image that ended, with its sites. */
 typedef struct ht_sites_image {
     uint32_t pid;

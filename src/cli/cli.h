@@ -41,5 +41,9 @@ int cmd_dump(int argc, char **argv);
 extern const char cmd_dump_usage[];
 int cmd_leaks(int argc, char **argv);
 extern const char cmd_leaks_usage[];
+int cmd_report(int argc, char **argv);
+extern const char cmd_report_usage[];
+int cmd_diff(int argc, char **argv);
+extern const char cmd_diff_usage[];
 
 #endif

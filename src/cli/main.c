@@ -18,6 +18,10 @@ static const ht_builtin builtins[] = {
     {"dump", cmd_dump, "print every event as text, CSV or JSON Lines", cmd_dump_usage},
     {"leaks", cmd_leaks, "blocks still allocated when each process ended, grouped by stack",
      cmd_leaks_usage},
+    {"report", cmd_report, "top allocation sites, peak, leaks, temporaries, sizes, windows",
+     cmd_report_usage},
+    {"diff", cmd_diff, "the allocation sites that grew or shrank between two traces",
+     cmd_diff_usage},
 };
 
 #define BUILTIN_COUNT (sizeof builtins / sizeof builtins[0])

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/units.h"
 #include "trace/clock.h"
 #include "trace/session.h"
 
@@ -76,26 +77,15 @@ static void sink_prefetch(uint32_t pid, uint64_t address, void *ctx)
     ht_summary_prefetch(s->summary, pid, address);
 }
 
-static void human_bytes(char *buf, size_t len, double v)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void print_summary(const char *name, const char *path, const ht_summary *sum,
                           const ht_collector_stats *cs, uint64_t file_bytes, uint64_t written)
 {
     const ht_usage *t = ht_summary_totals(sum);
     char alloc[32], peak[32], leak[32], size[32];
-    human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
-    human_bytes(peak, sizeof peak, (double)t->peak_bytes);
-    human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
-    human_bytes(size, sizeof size, (double)file_bytes);
+    ht_cli_human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
+    ht_cli_human_bytes(peak, sizeof peak, (double)t->peak_bytes);
+    ht_cli_human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
+    ht_cli_human_bytes(size, sizeof size, (double)file_bytes);
     fprintf(stderr,
             "heaptrail %s: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
             "heaptrail %s: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"

@@ -4,6 +4,7 @@ ht_unit_test(test_live ${CMAKE_CURRENT_LIST_DIR}/test_live.c)
 ht_unit_test(test_summary ${CMAKE_CURRENT_LIST_DIR}/test_summary.c)
 ht_unit_test(test_stacks ${CMAKE_CURRENT_LIST_DIR}/test_stacks.c)
 ht_unit_test(test_sites ${CMAKE_CURRENT_LIST_DIR}/test_sites.c)
+ht_unit_test(test_breakdown ${CMAKE_CURRENT_LIST_DIR}/test_breakdown.c)
 
 add_executable(trace_gen ${CMAKE_CURRENT_LIST_DIR}/trace_gen.c)
 target_link_libraries(trace_gen PRIVATE heaptrail_static)

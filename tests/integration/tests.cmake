@@ -100,3 +100,10 @@ endif()
 ht_test_program(leaky ${HT_PROGRAMS_SRC}/leaky.c)
 target_compile_options(test_program_leaky PRIVATE -g -O2)
 ht_integration_test(leaks test_leaks.py)
+
+# Known allocation patterns (temporaries, a peak, leaks, the four window
+# types) for report and diff (built -g: the test reads function names).
+ht_test_program(patterns ${HT_PROGRAMS_SRC}/patterns.c)
+target_compile_options(test_program_patterns PRIVATE -g -O2)
+ht_integration_test(report test_report.py)
+ht_integration_test(diff test_diff.py)

@@ -171,16 +171,7 @@ static void print_text(const side *a, const side *b, const pair *pairs, size_t n
         print_change(change(p, LEAKED), 1);
         printf("%s\n", !p->before ? "  (new site)" : !p->after ? "  (gone)" : "");
         const ht_cli_site *s = p->after ? p->after : p->before;
-        size_t shown = frames && s->nframes > frames ? frames : s->nframes;
-        if (!s->nframes)
-            printf("        (no stack)\n");
-        for (size_t k = 0; k < shown; k++) {
-            fputs(k ? "        from " : "        at   ", stdout);
-            ht_cli_print_frame(stdout, &s->frames[k]);
-            fputc('\n', stdout);
-        }
-        if (shown < s->nframes)
-            printf("        ... %zu more frames\n", s->nframes - shown);
+        ht_cli_print_site_frames(stdout, s->frames, s->nframes, frames);
     }
 }
 
@@ -213,13 +204,9 @@ static void print_json(const side *a, const side *b, const pair *pairs, size_t n
                    m ? "," : "", keys[m], measure(p->before, m), measure(p->after, m),
                    change(p, m));
         const ht_cli_site *s = p->after ? p->after : p->before;
-        fputs(",\"stack\":[", stdout);
-        for (size_t k = 0; k < s->nframes; k++) {
-            if (k)
-                fputc(',', stdout);
-            ht_cli_json_frame(stdout, &s->frames[k]);
-        }
-        fputs("]}", stdout);
+        fputs(",\"stack\":", stdout);
+        ht_cli_json_frames(stdout, s->frames, s->nframes);
+        fputc('}', stdout);
     }
     fputs("]}\n", stdout);
 }

@@ -342,13 +342,8 @@ static void print_json(FILE *out, const report *r)
             fputs("null}", out);
             continue;
         }
-        fputc('[', out);
-        for (size_t k = 0; k < g->nframes; k++) {
-            if (k)
-                fputc(',', out);
-            ht_cli_json_frame(out, &g->frames[k]);
-        }
-        fputs("]}", out);
+        ht_cli_json_frames(out, g->frames, g->nframes);
+        fputc('}', out);
     }
     fprintf(out,
             "%s],\n\"leaked_blocks\":%" PRIu64 ",\"leaked_bytes\":%" PRIu64

@@ -216,18 +216,7 @@ static size_t ranked(const report *r, rank by, const ht_cli_site **out)
 
 static void text_frames(const report *r, const ht_cli_site *s)
 {
-    if (!s->nframes) {
-        printf("        (no stack)\n");
-        return;
-    }
-    size_t shown = r->o->frames && s->nframes > r->o->frames ? r->o->frames : s->nframes;
-    for (size_t i = 0; i < shown; i++) {
-        fputs(i ? "        from " : "        at   ", stdout);
-        ht_cli_print_frame(stdout, &s->frames[i]);
-        fputc('\n', stdout);
-    }
-    if (shown < s->nframes)
-        printf("        ... %zu more frames\n", s->nframes - shown);
+    ht_cli_print_site_frames(stdout, s->frames, s->nframes, r->o->frames);
 }
 
 static void text_sites(const report *r, rank by, const char *heading, const ht_cli_site **buf)
@@ -520,13 +509,9 @@ static void json_site(const ht_cli_site *site, int window)
                    ht_window_type_name((unsigned)k), s->window_blocks[k], s->window_bytes[k]);
         fputc('}', stdout);
     }
-    fputs(",\"stack\":[", stdout);
-    for (size_t i = 0; i < site->nframes; i++) {
-        if (i)
-            fputc(',', stdout);
-        ht_cli_json_frame(stdout, &site->frames[i]);
-    }
-    fputs("]}", stdout);
+    fputs(",\"stack\":", stdout);
+    ht_cli_json_frames(stdout, site->frames, site->nframes);
+    fputc('}', stdout);
 }
 
 static void json_row(const ht_breakdown_row *row)

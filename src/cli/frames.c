@@ -93,3 +93,30 @@ void ht_cli_json_frame(FILE *out, const ht_frame *f)
     fprintf(out, ",\"offset\":\"0x%" PRIx64 "\",\"inlined\":%s}", f->module_offset,
             f->inlined ? "true" : "false");
 }
+
+void ht_cli_print_site_frames(FILE *out, const ht_frame *f, size_t n, size_t max)
+{
+    if (!n) {
+        fputs("        (no stack)\n", out);
+        return;
+    }
+    size_t shown = max && n > max ? max : n;
+    for (size_t i = 0; i < shown; i++) {
+        fputs(i ? "        from " : "        at   ", out);
+        ht_cli_print_frame(out, &f[i]);
+        fputc('\n', out);
+    }
+    if (shown < n)
+        fprintf(out, "        ... %zu more frames\n", n - shown);
+}
+
+void ht_cli_json_frames(FILE *out, const ht_frame *f, size_t n)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', out);
+        ht_cli_json_frame(out, &f[i]);
+    }
+    fputc(']', out);
+}

@@ -51,4 +51,11 @@ void ht_cli_print_frame(FILE *out, const ht_frame *f);
 /* {"function","file","line","module","offset","inlined"}, null where unknown. */
 void ht_cli_json_frame(FILE *out, const ht_frame *f);
 
+/* The n frames of a site under its table row, innermost first: at most max
+ * (0: all), then how many were left out; "(no stack)" when n is 0. */
+void ht_cli_print_site_frames(FILE *out, const ht_frame *f, size_t n, size_t max);
+
+/* The n frames as a JSON list of ht_cli_json_frame objects. */
+void ht_cli_json_frames(FILE *out, const ht_frame *f, size_t n);
+
 #endif

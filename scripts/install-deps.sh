@@ -6,8 +6,8 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
-build="build-essential cmake pkg-config libzstd-dev libdw-dev libelf-dev libunwind-dev"
-test="$build libcmocka-dev clang valgrind python3 sqlite3 gcc jq procps"
+build="build-essential cmake pkg-config libzstd-dev libdw-dev libelf-dev libunwind-dev zlib1g-dev libsqlite3-dev"
+test="$build libcmocka-dev clang valgrind python3 sqlite3 gcc jq procps golang-go babeltrace2 heaptrack libxml2-utils git chromium"
 bench="$test heaptrack lttng-tools liblttng-ust-dev libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 time"
 
 case "${1:-build}" in

@@ -45,5 +45,15 @@ int cmd_report(int argc, char **argv);
 extern const char cmd_report_usage[];
 int cmd_diff(int argc, char **argv);
 extern const char cmd_diff_usage[];
+int cmd_export(int argc, char **argv);
+extern const char cmd_export_usage[];
+int cmd_flamegraph(int argc, char **argv);
+extern const char cmd_flamegraph_usage[];
+int cmd_plot(int argc, char **argv);
+extern const char cmd_plot_usage[];
+
+/* The reading loop of export, flamegraph and plot (cmd_export.c): parse the
+ * options of command name, export FILE in format (NULL: --format says). */
+int ht_cli_export_command(const char *name, const char *format, int argc, char **argv);
 
 #endif

@@ -107,7 +107,8 @@ static int read_side(side *s)
     ht_cli_site_table_init(&s->table, &s->stacks, NULL, 0);
     int status = -2;
     if (s->sites && ht_cli_stacks_open(&s->stacks) == 0) {
-        ht_cli_site_reader reader = {&s->stacks, s->sites, 0, 0, add_image, NULL, s};
+        ht_cli_site_reader reader = {.stacks = &s->stacks, .sites = s->sites,
+                                      .image_ended = add_image, .context = s};
         status = ht_cli_read_sites(s->trace, &reader);
     }
     ht_trace *t = s->trace;
@@ -133,7 +134,7 @@ static void print_change(int64_t v, int bytes_unit)
 {
     char human[32], signed_human[40];
     if (bytes_unit) {
-        ht_cli_human_bytes(human, sizeof human, (double)magnitude(v));
+        ht_cli_bytes(human, sizeof human, magnitude(v));
         snprintf(signed_human, sizeof signed_human, "%s%s", v < 0 ? "-" : v > 0 ? "+" : "",
                  human);
         printf(" %12s", signed_human);
@@ -149,14 +150,14 @@ static void print_text(const side *a, const side *b, const pair *pairs, size_t n
     printf("  %-12s %14s %14s\n", "", "BEFORE", "AFTER");
     printf("  %-12s %14" PRIu64 " %14" PRIu64 "\n", "allocations", a->total.allocs,
            b->total.allocs);
-    printf("  %-12s %14s %14s\n", "bytes", ht_cli_human_bytes(x, sizeof x, (double)a->total.bytes),
-           ht_cli_human_bytes(y, sizeof y, (double)b->total.bytes));
+    printf("  %-12s %14s %14s\n", "bytes", ht_cli_bytes(x, sizeof x, a->total.bytes),
+           ht_cli_bytes(y, sizeof y, b->total.bytes));
     printf("  %-12s %14s %14s\n", "peak share",
-           ht_cli_human_bytes(x, sizeof x, (double)a->total.peak_bytes),
-           ht_cli_human_bytes(y, sizeof y, (double)b->total.peak_bytes));
+           ht_cli_bytes(x, sizeof x, a->total.peak_bytes),
+           ht_cli_bytes(y, sizeof y, b->total.peak_bytes));
     printf("  %-12s %14s %14s\n", "leaked",
-           ht_cli_human_bytes(x, sizeof x, (double)a->total.leaked_bytes),
-           ht_cli_human_bytes(y, sizeof y, (double)b->total.leaked_bytes));
+           ht_cli_bytes(x, sizeof x, a->total.leaked_bytes),
+           ht_cli_bytes(y, sizeof y, b->total.leaked_bytes));
     if (!n) {
         printf("\nNo site changed.\n");
         return;

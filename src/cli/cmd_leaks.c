@@ -458,7 +458,8 @@ int cmd_leaks(int argc, char **argv)
     cx.sites = ht_sites_create(NULL);
     cx.user = no_suppress ? NULL : &user;
     cx.builtin = !no_suppress;
-    ht_cli_site_reader reader = {&cx.stacks, cx.sites, by_pid, pid, image_ended, NULL, &cx};
+    ht_cli_site_reader reader = {.stacks = &cx.stacks, .sites = cx.sites, .by_pid = by_pid,
+                                  .pid = pid, .image_ended = image_ended, .context = &cx};
     int r = ht_cli_stacks_open(&cx.stacks) == 0 && cx.sites ? ht_cli_read_sites(t, &reader) : -2;
     if (r >= 0) {
         qsort(cx.rep.groups, cx.rep.count, sizeof *cx.rep.groups, larger_first);

@@ -22,6 +22,11 @@ static const ht_builtin builtins[] = {
      cmd_report_usage},
     {"diff", cmd_diff, "the allocation sites that grew or shrank between two traces",
      cmd_diff_usage},
+    {"export", cmd_export, "write the trace for other tools: pprof, CTF, heaptrack, SQLite, ...",
+     cmd_export_usage},
+    {"flamegraph", cmd_flamegraph, "draw the call stacks as an interactive SVG flame graph",
+     cmd_flamegraph_usage},
+    {"plot", cmd_plot, "draw the heap in use over time as an SVG chart", cmd_plot_usage},
 };
 
 #define BUILTIN_COUNT (sizeof builtins / sizeof builtins[0])

@@ -82,10 +82,10 @@ static void print_summary(const char *name, const char *path, const ht_summary *
 {
     const ht_usage *t = ht_summary_totals(sum);
     char alloc[32], peak[32], leak[32], size[32];
-    ht_cli_human_bytes(alloc, sizeof alloc, (double)t->bytes_allocated);
-    ht_cli_human_bytes(peak, sizeof peak, (double)t->peak_bytes);
-    ht_cli_human_bytes(leak, sizeof leak, (double)t->leaked_bytes);
-    ht_cli_human_bytes(size, sizeof size, (double)file_bytes);
+    ht_cli_bytes(alloc, sizeof alloc, t->bytes_allocated);
+    ht_cli_bytes(peak, sizeof peak, t->peak_bytes);
+    ht_cli_bytes(leak, sizeof leak, t->leaked_bytes);
+    ht_cli_bytes(size, sizeof size, file_bytes);
     fprintf(stderr,
             "heaptrail %s: %zu process%s, %" PRIu64 " events, %" PRIu64 " lost\n"
             "heaptrail %s: allocated %s, peak %s, leaked %s in %" PRIu64 " blocks\n"

@@ -25,6 +25,8 @@ int ht_cli_read_sites(ht_trace *trace, const ht_cli_site_reader *r)
         /* An exec ends the image before the new one's PROCESS_START makes
          * the stack store forget the old stacks; an exit ends it after its
          * own event, which is the image's last moment. */
+        if (chosen && r->before && r->before(r->context, ev) != 0)
+            return -2;
         if (h->Type == HT_EVENT_PROCESS_START && chosen && end_image(r, h->ProcessId) < 0)
             return -2;
         if (ht_cli_stacks_take(r->stacks, ev) < 0)

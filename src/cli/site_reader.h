@@ -20,6 +20,10 @@ typedef struct ht_cli_site_reader {
     /* An image with sites ended; its stacks resolve through stacks until
      * this returns. Nonzero stops the reading with -2. */
     int (*image_ended)(void *context, const ht_sites_image *image);
+    /* Every event of the chosen process(es), before the stack store takes
+     * it (an image's stacks still resolve on its exit or exec), or NULL.
+     * Nonzero stops the reading with -2. */
+    int (*before)(void *context, const ht_event *event);
     /* Every event of the chosen process(es), after the stores took it, or
      * NULL. Nonzero stops the reading with -2. */
     int (*event)(void *context, const ht_event *event);

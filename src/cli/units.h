@@ -1,5 +1,5 @@
 /* Quantities as the commands print and read them: bytes in binary units,
- * sizes given on the command line with an optional unit. */
+ * counts, durations, and sizes given on the command line with a unit. */
 #ifndef HT_CLI_UNITS_H
 #define HT_CLI_UNITS_H
 
@@ -7,7 +7,13 @@
 #include <stdint.h>
 
 /* "512 B", "1.5 KiB", "12.0 MiB" ... into buf; returns buf. */
-const char *ht_cli_human_bytes(char *buf, size_t len, double bytes);
+const char *ht_cli_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* A count with thousands separators, "1,234,567", into buf; returns buf. */
+const char *ht_cli_count(char *buf, size_t len, uint64_t count);
+
+/* A duration in nanoseconds as "250 ns", "1.5 us", "3.2 ms", "1.25 s". */
+const char *ht_cli_duration(char *buf, size_t len, double ns);
 
 /* Parse a size: a whole number with an optional unit, B, K or KiB, M or MiB,
  * G or GiB (powers of 1024). Returns 0, or -1 when it is not such a size. */

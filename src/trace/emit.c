@@ -159,8 +159,18 @@ bool ht_emit_attach_process(void)
     uint32_t pid = (uint32_t)sys_getpid();
     if (path && base == MAP_FAILED)
         say_not_traced(path);
-    if (base == MAP_FAILED ||
-        ((c.flags & HT_SESSION_NO_FOLLOW) && c.root_pid != 0 && c.root_pid != pid)) {
+    /* --no-follow: the first process to attach is the root. The recorder
+     * also names it once fork returns, but the root may start children
+     * before that: it claims the place itself, so that they find it taken. */
+    uint32_t root = 0;
+    if (base != MAP_FAILED && (c.flags & HT_SESSION_NO_FOLLOW)) {
+        ht_session_control *shared = base;
+        if (!__atomic_compare_exchange_n(&shared->root_pid, &root, pid, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE) &&
+            root == pid)
+            root = 0;
+    }
+    if (base == MAP_FAILED || root != 0) {
         if (base != MAP_FAILED)
             syscall(SYS_munmap, base, (size_t)st.st_size);
         __atomic_store_n(&process_state, 2, __ATOMIC_RELEASE);

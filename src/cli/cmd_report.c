@@ -263,12 +263,12 @@ static int write_html(ht_report *r, ht_report_pictures *p, char *err, size_t err
     ht_output_file out;
     if (ht_output_open(&out, r->o->html, err, errlen) < 0)
         return -1;
-    if (ht_report_html(r, p, out.fp) < 0) {
-        ht_output_error(&out, errno, err, errlen);
+    ht_report_html(r, p, out.fp);
+    if (ht_output_finish(&out, err, errlen) < 0) {
         ht_output_abort(&out);
         return -1;
     }
-    return ht_output_commit(&out, err, errlen);
+    return 0;
 }
 
 int cmd_report(int argc, char **argv)

@@ -97,9 +97,9 @@ int ht_report_pictures_finish(ht_report_pictures *p, char *err, size_t errlen);
 void ht_report_pictures_destroy(ht_report_pictures *p);
 
 /* The outputs: text and JSON to stdout; the HTML page to out, with the
- * finished pictures (0, or -1 when writing failed). */
+ * finished pictures (write errors stay in out's error state). */
 void ht_report_text(ht_report *r);
 void ht_report_json(ht_report *r);
-int ht_report_html(ht_report *r, const ht_report_pictures *p, FILE *out);
+void ht_report_html(ht_report *r, const ht_report_pictures *p, FILE *out);
 
 #endif

@@ -413,7 +413,7 @@ static void breakdowns(ht_report *r, FILE *out)
     }
 }
 
-int ht_report_html(ht_report *r, const ht_report_pictures *p, FILE *out)
+void ht_report_html(ht_report *r, const ht_report_pictures *p, FILE *out)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"generator\" content=\"heaptrail " HEAPTRAIL_VERSION "\">\n<title>heaptrail report: ",
@@ -437,5 +437,4 @@ int ht_report_html(ht_report *r, const ht_report_pictures *p, FILE *out)
     site_table(r, out, HT_RANK_TEMPORARY, "Top sites by temporary allocations");
     breakdowns(r, out);
     fputs("</body>\n</html>\n", out);
-    return ferror(out) ? -1 : 0;
 }

@@ -248,11 +248,7 @@ static int event(ht_exporter *x, const ht_event *ev, char *err, size_t errlen)
 static int finish(ht_exporter *x, char *err, size_t errlen)
 {
     fputs("\n]}\n", x->out.fp);
-    if (ferror(x->out.fp)) {
-        ht_output_error(&x->out, errno, err, errlen);
-        return -1;
-    }
-    return ht_output_commit(&x->out, err, errlen);
+    return ht_output_finish(&x->out, err, errlen);
 }
 
 const ht_export_format ht_export_chrome = {

@@ -266,11 +266,7 @@ static int finish(ht_exporter *x, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (ferror(x->out.fp)) {
-        ht_output_error(&x->out, errno, err, errlen);
-        return -1;
-    }
-    return ht_output_commit(&x->out, err, errlen);
+    return ht_output_finish(&x->out, err, errlen);
 }
 
 const ht_export_format ht_export_flamegraph = {

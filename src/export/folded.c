@@ -106,11 +106,7 @@ static int finish(ht_exporter *x, char *err, size_t errlen)
     errno = 0;
     write_lines(x->out.fp, &tree);
     ht_frame_tree_destroy(&tree);
-    if (ferror(x->out.fp)) {
-        ht_output_error(&x->out, errno, err, errlen);
-        return -1;
-    }
-    return ht_output_commit(&x->out, err, errlen);
+    return ht_output_finish(&x->out, err, errlen);
 }
 
 const ht_export_format ht_export_folded = {

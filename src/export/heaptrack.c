@@ -378,11 +378,7 @@ static int finish(ht_exporter *x, char *err, size_t errlen)
         fprintf(x->out.fp, "X pid %" PRIu32 "\n", x->pid);
     /* The end of the recording, so that the last interval has a length. */
     fprintf(x->out.fp, "c %" PRIx64 "\n", x->last_ms + 1);
-    if (ferror(x->out.fp)) {
-        ht_output_error(&x->out, errno, err, errlen);
-        return -1;
-    }
-    return ht_output_commit(&x->out, err, errlen);
+    return ht_output_finish(&x->out, err, errlen);
 }
 
 const ht_export_format ht_export_heaptrack = {

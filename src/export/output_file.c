@@ -197,3 +197,13 @@ int ht_output_commit(ht_output_file *o, char *err, size_t errlen)
     release(o);
     return 0;
 }
+
+int ht_output_finish(ht_output_file *o, char *err, size_t errlen)
+{
+    int saved = errno;
+    if (o->fp && ferror(o->fp)) {
+        ht_output_error(o, saved, err, errlen);
+        return -1;
+    }
+    return ht_output_commit(o, err, errlen);
+}

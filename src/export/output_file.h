@@ -34,6 +34,10 @@ int ht_output_open_dir(ht_output_file *o, const char *path, char *err, size_t er
  * (the temporary output is then removed). Either way o is released. */
 int ht_output_commit(ht_output_file *o, char *err, size_t errlen);
 
+/* The end of writing: when the stream had an error, put its message in err
+ * and return -1 (o stays, for ht_output_abort); otherwise commit. */
+int ht_output_finish(ht_output_file *o, char *err, size_t errlen);
+
 /* Remove the temporary output and release o. Safe on a zeroed o. */
 void ht_output_abort(ht_output_file *o);
 

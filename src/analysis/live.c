@@ -7,16 +7,6 @@
 
 #define MIN_CAPACITY 16
 
-/* Fibonacci hashing: block addresses share their low bits (alignment) and
- * their high bits (one mapping), so a multiply that folds every bit into the
- * top ones spreads them where a plain mask would not. (Keeping neighbours in
- * neighbouring slots would save cache misses, but with linear probing dense
- * runs of neighbours become probe runs that other keys crawl through.) */
-static inline size_t home_of(const ht_live *t, uint64_t address)
-{
-    return (size_t)((address * 0x9E3779B97F4A7C15ull) >> t->shift);
-}
-
 /* Slot arrays. Lookups land anywhere in a table, so a large one costs a TLB
  * miss per lookup on 4 KiB pages: large ones are mapped on their own (fresh
  * mappings come zeroed, so there is nothing to clear) and ask for huge
@@ -74,7 +64,7 @@ static int resize(ht_live *t, size_t capacity)
     for (size_t i = 0; i < old_capacity; i++) {
         if (!old[i].key)
             continue;
-        size_t j = home_of(t, old[i].key);
+        size_t j = ht_live_home_(t, old[i].key);
         while (slots[j].key)
             j = (j + 1) & t->mask;
         slots[j] = old[i];
@@ -83,112 +73,43 @@ static int resize(ht_live *t, size_t capacity)
     return 0;
 }
 
-int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
-                   ht_live_block *replaced)
+int ht_live_grow_(ht_live *t)
 {
-    if (address == 0) {
-        int was = t->has_zero;
-        if (was) {
-            if (replaced)
-                *replaced = t->zero;
-            t->bytes -= t->zero.size;
-        } else {
-            t->count++;
-        }
-        t->has_zero = 1;
-        t->zero = *block;
-        t->bytes += block->size;
-        return !was;
-    }
-    size_t slots = t->count - (size_t)t->has_zero;
-    if (!t->slots || (slots + 1) * 4 > (t->mask + 1) * 3) {
-        size_t capacity = t->slots ? (t->mask + 1) * 2 : MIN_CAPACITY;
-        if (resize(t, capacity) < 0)
-            return -1;
-    }
-    size_t i = home_of(t, address);
-    for (;;) {
-        uint64_t k = t->slots[i].key;
-        if (k == address) {
-            if (replaced)
-                *replaced = t->slots[i].block;
-            t->bytes += block->size - t->slots[i].block.size;
-            t->slots[i].block = *block;
-            return 0;
-        }
-        if (!k)
-            break;
-        i = (i + 1) & t->mask;
-    }
-    t->slots[i].key = address;
-    t->slots[i].block = *block;
-    t->count++;
-    t->bytes += block->size;
-    return 1;
+    return resize(t, t->slots ? (t->mask + 1) * 2 : MIN_CAPACITY);
 }
 
-static inline size_t slot_of(const ht_live *t, uint64_t address)
+void ht_live_shrink_(ht_live *t)
 {
-    size_t i = home_of(t, address);
-    for (;;) {
-        uint64_t k = t->slots[i].key;
-        if (k == address || !k)
-            return i;
-        i = (i + 1) & t->mask;
-    }
+    size_t capacity = t->mask + 1;
+    if (capacity > MIN_CAPACITY)
+        (void)resize(t, capacity / 2); /* no memory: keep the larger arrays */
 }
 
-const ht_live_block *ht_live_find(const ht_live *t, uint64_t address)
+int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *replaced)
 {
-    if (address == 0)
-        return t->has_zero ? &t->zero : NULL;
-    if (!t->slots)
-        return NULL;
-    size_t i = slot_of(t, address);
-    return t->slots[i].key ? &t->slots[i].block : NULL;
-}
-
-int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
-{
-    if (address == 0) {
-        if (!t->has_zero)
-            return 0;
-        if (removed)
-            *removed = t->zero;
-        t->has_zero = 0;
-        t->count--;
+    int was = t->has_zero;
+    if (was) {
+        if (replaced)
+            *replaced = t->zero;
         t->bytes -= t->zero.size;
-        return 1;
+    } else {
+        t->count++;
     }
-    if (!t->slots)
-        return 0;
-    size_t i = slot_of(t, address);
-    if (!t->slots[i].key)
+    t->has_zero = 1;
+    t->zero = *block;
+    t->bytes += block->size;
+    return !was;
+}
+
+int ht_live_remove_zero_(ht_live *t, ht_live_block *removed)
+{
+    if (!t->has_zero)
         return 0;
     if (removed)
-        *removed = t->slots[i].block;
-    t->bytes -= t->slots[i].block.size;
+        *removed = t->zero;
+    t->has_zero = 0;
     t->count--;
-    /* Backward shift: pull later entries of the probe run into the hole when
-     * their home slot is not between the hole and where they sit, so that
-     * every lookup still finds its key before the first empty slot. */
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & t->mask;
-        uint64_t k = t->slots[j].key;
-        if (!k)
-            break;
-        size_t home = home_of(t, k);
-        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-            t->slots[i] = t->slots[j];
-            i = j;
-        }
-    }
-    t->slots[i].key = 0;
-    size_t capacity = t->mask + 1;
-    size_t slots = t->count - (size_t)t->has_zero;
-    if (capacity > MIN_CAPACITY && slots * 8 < capacity)
-        (void)resize(t, capacity / 2); /* no memory: keep the larger arrays */
+    t->bytes -= t->zero.size;
     return 1;
 }
 
@@ -213,10 +134,4 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
     }
     *cursor = capacity + 1;
     return 0;
-}
-
-void ht_live_prefetch(const ht_live *t, uint64_t address)
-{
-    if (t->slots)
-        __builtin_prefetch(&t->slots[home_of(t, address)], 1);
 }

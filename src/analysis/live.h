@@ -55,19 +55,22 @@ void ht_live_destroy(ht_live *t);
 /* Add the block at address. Returns 1 when the address was not live, 0 when
  * it was (its old block is replaced and copied to *replaced when not NULL),
  * -1 when memory ran out (the table is unchanged). */
-int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
-                   ht_live_block *replaced);
+static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
+                                 ht_live_block *replaced);
 
 /* Remove the block at address. Returns 1 and copies it to *removed (when not
  * NULL), or 0 when the address is not live. Never fails: a shrink that finds
  * no memory keeps the larger arrays. */
-int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed);
+static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed);
 
 /* The block at address, or NULL. Valid until the table is next changed. */
-const ht_live_block *ht_live_find(const ht_live *t, uint64_t address);
+static inline const ht_live_block *ht_live_find(const ht_live *t, uint64_t address);
 
-/* Start loading the slot where address would be (a hint; changes nothing). */
-void ht_live_prefetch(const ht_live *t, uint64_t address);
+/* Start loading the slot where address would be (a hint; changes nothing).
+ * Always inlined: GCC takes a function that only prefetches for one without
+ * effect, and drops the calls to it that it inlines late. */
+static inline __attribute__((always_inline)) void ht_live_prefetch(const ht_live *t,
+                                                                   uint64_t address);
 
 static inline size_t ht_live_count(const ht_live *t) { return t->count; }
 static inline uint64_t ht_live_bytes(const ht_live *t) { return t->bytes; }
@@ -78,5 +81,117 @@ static inline size_t ht_live_capacity(const ht_live *t) { return t->slots ? t->m
 /* Visit every live block in no particular order: start with *cursor = 0 and
  * call until it returns 0. The table must not change during the walk. */
 int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_live_block **block);
+
+/* ---- the per-event operations, inline: a consumer runs one or two per
+ * event, and a call costs as much as the lookup itself ---- */
+
+/* Private to the functions below: the table is full, or has become sparse
+ * (live.c); and the block at address 0, kept aside. */
+int ht_live_grow_(ht_live *t);
+void ht_live_shrink_(ht_live *t);
+int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *replaced);
+int ht_live_remove_zero_(ht_live *t, ht_live_block *removed);
+
+/* Where address's probe starts. Blocks allocated together lie together: a
+ * 4 KiB page of addresses maps to a run of 256 slots (one per 16 bytes) that
+ * starts at a hash of the page, so that a program's neighbouring blocks share
+ * cache lines of the table (one miss for many lookups), while pages spread
+ * over the whole table. */
+static inline size_t ht_live_home_(const ht_live *t, uint64_t address)
+{
+    size_t page = (size_t)(((address >> 12) * 0x9E3779B97F4A7C15ull) >> t->shift);
+    return (page + (size_t)((address >> 4) & 0xFF)) & t->mask;
+}
+
+/* The slot of address, or the empty slot that ends its probe run. */
+static inline size_t ht_live_slot_(const ht_live *t, uint64_t address)
+{
+    size_t i = ht_live_home_(t, address);
+    for (;;) {
+        uint64_t k = t->slots[i].key;
+        if (k == address || !k)
+            return i;
+        i = (i + 1) & t->mask;
+    }
+}
+
+static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
+                                 ht_live_block *replaced)
+{
+    if (address == 0)
+        return ht_live_insert_zero_(t, block, replaced);
+    size_t slots = t->count - (size_t)t->has_zero;
+    if (!t->slots || (slots + 1) * 4 > (t->mask + 1) * 3) {
+        if (ht_live_grow_(t) < 0)
+            return -1;
+    }
+    ht_live_slot *s = &t->slots[ht_live_slot_(t, address)];
+    if (s->key) {
+        if (replaced)
+            *replaced = s->block;
+        t->bytes += block->size - s->block.size;
+        s->block = *block;
+        return 0;
+    }
+    s->key = address;
+    s->block = *block;
+    t->count++;
+    t->bytes += block->size;
+    return 1;
+}
+
+static inline const ht_live_block *ht_live_find(const ht_live *t, uint64_t address)
+{
+    if (address == 0)
+        return t->has_zero ? &t->zero : NULL;
+    if (!t->slots)
+        return NULL;
+    size_t i = ht_live_slot_(t, address);
+    return t->slots[i].key ? &t->slots[i].block : NULL;
+}
+
+static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
+{
+    if (address == 0)
+        return ht_live_remove_zero_(t, removed);
+    if (!t->slots)
+        return 0;
+    size_t i = ht_live_slot_(t, address);
+    if (!t->slots[i].key)
+        return 0;
+    if (removed)
+        *removed = t->slots[i].block;
+    t->bytes -= t->slots[i].block.size;
+    t->count--;
+    /* Backward shift: pull later entries of the probe run into the hole when
+     * their home slot is not between the hole and where they sit, so that
+     * every lookup still finds its key before the first empty slot. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        uint64_t k = t->slots[j].key;
+        if (!k)
+            break;
+        size_t home = ht_live_home_(t, k);
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].key = 0;
+    if ((t->count - (size_t)t->has_zero) * 8 < t->mask + 1)
+        ht_live_shrink_(t);
+    return 1;
+}
+
+static inline __attribute__((always_inline)) void ht_live_prefetch(const ht_live *t,
+                                                                   uint64_t address)
+{
+    if (t->slots) {
+        size_t home = ht_live_home_(t, address);
+        __builtin_prefetch(&t->slots[home], 1);
+        __builtin_prefetch(&t->slots[(home + 4) & t->mask], 1);
+    }
+}
 
 #endif

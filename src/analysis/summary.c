@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/records.h"
+
 #define NAME_MAX_LEN 64
 
 typedef struct type_slot {
@@ -121,27 +123,27 @@ static char *copy_bytes(const ht_str *str, size_t *len)
 
 /* Name the image from its PROCESS_START: the arguments, NUL-separated in the
  * event, read as one line. */
-static int name_image(ht_process_summary *p, const ht_process_start *ps)
+static int name_image(ht_process_summary *p, const ht_record *r)
 {
-    ht_str cl = ps->CommandLine;
+    ht_str cl = {r->u.start.command_line, r->u.start.command_line_len};
+    ht_str exe = {r->u.start.executable, r->u.start.executable_len};
     while (cl.len && cl.data[cl.len - 1] == '\0')
         cl.len--;
     if (!(p->command = copy_bytes(&cl, &p->command_len)) ||
-        !(p->executable = copy_bytes(&ps->Executable, &p->executable_len)))
+        !(p->executable = copy_bytes(&exe, &p->executable_len)))
         return -1;
     for (size_t i = 0; i < p->command_len; i++)
         if (p->command[i] == '\0')
             p->command[i] = ' ';
-    p->ppid = ps->ParentPid;
+    p->ppid = r->u.start.parent_pid;
     p->started = 1;
     return 0;
 }
 
 /* The entry a PROCESS_START belongs to: the running one if it has no name
  * yet, else a new one (after an exec, the old image ends first). */
-static ht_process_summary *start_image(ht_summary *s, const ht_event *ev)
+static ht_process_summary *start_image(ht_summary *s, uint32_t pid, const ht_record *r)
 {
-    uint32_t pid = ev->Header.ProcessId;
     ht_process_summary *p = running(s, pid);
     int exec = 0;
     if (p && p->started) {
@@ -152,14 +154,23 @@ static ht_process_summary *start_image(ht_summary *s, const ht_event *ev)
     if (!p && !(p = new_entry(s, pid)))
         return NULL;
     p->after_exec = exec;
-    return name_image(p, &ev->u.ProcessStart) < 0 ? NULL : p;
+    return name_image(p, r) < 0 ? NULL : p;
 }
 
-static int slot_for(ht_summary *s, const ht_event *ev)
+static int new_slot(ht_summary *s, const ht_record *r);
+
+static inline int slot_for(ht_summary *s, const ht_record *r)
 {
-    uint16_t type = ev->Header.Type;
+    uint16_t type = r->type;
     if (type < 256 && s->slot_of[type] >= 0)
         return s->slot_of[type];
+    return new_slot(s, r);
+}
+
+/* A type not seen yet, or one numbered 256 or above. */
+static int new_slot(ht_summary *s, const ht_record *r)
+{
+    uint16_t type = r->type;
     for (size_t i = 0; i < s->nslots; i++)
         if (s->slots[i].type == type)
             return (int)i;
@@ -168,8 +179,8 @@ static int slot_for(ht_summary *s, const ht_event *ev)
     type_slot *t = &s->slots[s->nslots];
     t->type = type;
     const char *name = ht_event_type_name(type);
-    if (!name || (ev->Header.Flags & HT_EVENT_FLAG_UNKNOWN_TYPE))
-        name = ev->Name;
+    if (!name || (r->flags & HT_EVENT_FLAG_UNKNOWN_TYPE))
+        name = ht_record_name(r);
     if (name)
         snprintf(t->name, sizeof t->name, "%s", name);
     else
@@ -179,13 +190,28 @@ static int slot_for(ht_summary *s, const ht_event *ev)
     return (int)s->nslots++;
 }
 
-static int note_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
+static int new_thread(ht_summary *s, ht_process_summary *p, uint32_t tid);
+
+/* Where the cache keeps tid: a multiply, so that ids a round number apart
+ * (a generator's, or a pid's threads) do not share a place. */
+static inline unsigned tid_cache_slot(uint32_t tid)
+{
+    _Static_assert(HT_SUMMARY_TID_CACHE == 8, "three bits of the hash pick the place");
+    return (unsigned)((tid * 0x9E3779B9u) >> 29);
+}
+
+static inline int note_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
 {
     /* Threads interleave event by event: a small cache of the ones already
      * counted spares the sets nearly every lookup. */
-    uint32_t *cached = &p->recent_tids[tid % HT_SUMMARY_TID_CACHE];
-    if (*cached == tid + 1)
+    if (p->recent_tids[tid_cache_slot(tid)] == tid + 1)
         return 0;
+    return new_thread(s, p, tid);
+}
+
+static int new_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
+{
+    uint32_t *cached = &p->recent_tids[tid_cache_slot(tid)];
     int r = ht_idmap_put(&p->threads, tid, 0);
     if (r < 0)
         return -1;
@@ -202,6 +228,28 @@ static int note_thread(ht_summary *s, ht_process_summary *p, uint32_t tid)
 static inline unsigned source_slot(uint32_t source)
 {
     return source < HT_SUMMARY_SOURCES ? source : 0;
+}
+
+/* Records looked at ahead of the one being added: enough to cover a miss
+ * to memory, few enough that the lines are still in cache when used. */
+#define PREFETCH_AHEAD 16
+
+/* Start fetching the live-table slots record r will touch (inlined by
+ * force, as ht_live_prefetch is). */
+static inline __attribute__((always_inline)) void prefetch_record(const ht_process_summary *p,
+                                                                  const ht_record *r)
+{
+    switch (r->type) {
+    case HT_EVENT_HEAP_REALLOC:
+        ht_live_prefetch(&p->live, r->u.heap.old_address);
+        /* fall through */
+    case HT_EVENT_HEAP_ALLOC:
+    case HT_EVENT_HEAP_FREE:
+        ht_live_prefetch(&p->live, r->u.heap.address);
+        break;
+    default:
+        break;
+    }
 }
 
 /* Bring the live figures up to date after a change of the live table, and
@@ -224,7 +272,7 @@ static inline void settle(ht_summary *s, ht_process_summary *p, uint64_t ts)
 }
 
 /* A new block at address (0: the allocation failed). */
-static int add_block(ht_process_summary *p, uint64_t address, uint64_t size)
+static inline int add_block(ht_process_summary *p, uint64_t address, uint64_t size)
 {
     if (address == 0)
         return 0;
@@ -238,82 +286,127 @@ static int add_block(ht_process_summary *p, uint64_t address, uint64_t size)
     return 0;
 }
 
-static int heap_event(ht_summary *s, ht_process_summary *p, const ht_event *ev)
+/* An ALLOC, FREE or REALLOC of image p (heap semantics in summary.h).
+ * Inlined by force: it is the body of the loops of ht_summary_add and
+ * ht_summary_add_records, and a call costs a tenth of the event. */
+static inline __attribute__((always_inline)) int heap_event(ht_summary *s, ht_process_summary *p,
+                                                            const ht_record *r)
 {
-    const ht_event_header *h = &ev->Header;
     ht_usage *u = &p->usage;
-    switch (h->Type) {
-    case HT_EVENT_HEAP_ALLOC: {
-        const ETW_HEAP_EVENT_ALLOC *a = &ev->u.Alloc;
-        u->by_source[source_slot(a->Source)]++;
-        if (add_block(p, a->Address, a->Size) < 0)
+    switch (r->type) {
+    case HT_EVENT_HEAP_ALLOC:
+        u->by_source[source_slot(r->source)]++;
+        if (add_block(p, r->u.heap.address, r->u.heap.size) < 0)
             return -1;
         break;
-    }
-    case HT_EVENT_HEAP_FREE: {
-        const ETW_HEAP_EVENT_FREE *f = &ev->u.Free;
-        if (f->Address && !ht_live_remove(&p->live, f->Address, NULL))
+    case HT_EVENT_HEAP_FREE:
+        if (r->u.heap.address && !ht_live_remove(&p->live, r->u.heap.address, NULL))
             u->anomalies.free_unknown++;
         break;
-    }
-    case HT_EVENT_HEAP_REALLOC: {
-        const ETW_HEAP_EVENT_REALLOC *r = &ev->u.Realloc;
-        u->by_source[source_slot(r->Source)]++;
-        if (r->OldAddress && !ht_live_remove(&p->live, r->OldAddress, NULL))
+    default: /* HT_EVENT_HEAP_REALLOC */
+        u->by_source[source_slot(r->source)]++;
+        if (r->u.heap.old_address && !ht_live_remove(&p->live, r->u.heap.old_address, NULL))
             u->anomalies.realloc_unknown++;
-        if (add_block(p, r->NewAddress, r->NewSize) < 0)
+        if (add_block(p, r->u.heap.address, r->u.heap.size) < 0)
             return -1;
         break;
     }
-    default:
-        return 0;
-    }
-    settle(s, p, h->TimeStamp);
+    settle(s, p, r->time);
     return 0;
 }
 
-int ht_summary_add(ht_summary *s, const ht_event *ev)
+/* An ALLOC, FREE or REALLOC of a layout this library knows. */
+static inline int is_heap(const ht_record *r)
 {
-    const ht_event_header *h = &ev->Header;
-    int known = !(h->Flags & HT_EVENT_FLAG_UNKNOWN_TYPE);
-    ht_process_summary *p;
-    if (h->Type == HT_EVENT_PROCESS_START && known)
-        p = start_image(s, ev);
-    else if (!(p = running(s, h->ProcessId)))
-        p = new_entry(s, h->ProcessId);
-    if (!p)
-        return -1;
+    return !(r->flags & HT_EVENT_FLAG_UNKNOWN_TYPE) &&
+           (r->type == HT_EVENT_HEAP_ALLOC || r->type == HT_EVENT_HEAP_FREE ||
+            r->type == HT_EVENT_HEAP_REALLOC);
+}
 
+/* The counts every event of image p changes (inlined by force, as
+ * heap_event is). */
+static inline __attribute__((always_inline)) int count_event(ht_summary *s,
+                                                             ht_process_summary *p,
+                                                             const ht_record *r)
+{
     ht_usage *u = &p->usage;
-    if (u->events == 0 || h->TimeStamp < u->first_time)
-        u->first_time = h->TimeStamp;
-    if (h->TimeStamp > u->last_time)
-        u->last_time = h->TimeStamp;
+    if (u->events == 0 || r->time < u->first_time)
+        u->first_time = r->time;
+    if (r->time > u->last_time)
+        u->last_time = r->time;
     u->events++;
-    int slot = slot_for(s, ev);
+    int slot = slot_for(s, r);
     if (slot >= 0)
         u->by_type[slot]++;
-    if (note_thread(s, p, h->ThreadId) < 0)
+    return note_thread(s, p, r->tid);
+}
+
+/* The image an event of pid belongs to (PROCESS_START may begin one). */
+static inline ht_process_summary *image_of(ht_summary *s, uint32_t pid, const ht_record *r,
+                                           int known)
+{
+    if (r->type == HT_EVENT_PROCESS_START && known)
+        return start_image(s, pid, r);
+    ht_process_summary *p = running(s, pid);
+    return p ? p : new_entry(s, pid);
+}
+
+static inline int add_record(ht_summary *s, uint32_t pid, const ht_record *r)
+{
+    int known = !(r->flags & HT_EVENT_FLAG_UNKNOWN_TYPE);
+    ht_process_summary *p = image_of(s, pid, r, known);
+    if (!p || count_event(s, p, r) < 0)
         return -1;
     if (!known)
         return 0;
-    switch (h->Type) {
+    switch (r->type) {
     case HT_EVENT_HEAP_ALLOC:
     case HT_EVENT_HEAP_FREE:
     case HT_EVENT_HEAP_REALLOC:
-        return heap_event(s, p, ev);
+        return heap_event(s, p, r);
     case HT_EVENT_LOST:
-        u->lost_events += ev->u.Lost.EventsLost;
+        p->usage.lost_events += r->u.lost;
         return 0;
     case HT_EVENT_PROCESS_EXIT:
         p->exited = 1;
-        p->exit_known = ev->u.ProcessExit.KnownStatus != 0;
-        p->exit_status = ev->u.ProcessExit.ExitStatus;
+        p->exit_known = r->u.exit.known != 0;
+        p->exit_status = r->u.exit.status;
         end_image(s, p);
         return 0;
     default:
         return 0;
     }
+}
+
+int ht_summary_add(ht_summary *s, const ht_event *ev)
+{
+    ht_record r;
+    ht_record_from_event(ev, &r);
+    return add_record(s, ev->Header.ProcessId, &r);
+}
+
+
+int ht_summary_add_records(ht_summary *s, uint32_t pid, const ht_record *recs, size_t n)
+{
+    /* Heap events make nearly every record, and each one looks up a block
+     * of a table far larger than the caches: the lookups of the records
+     * ahead are started early, so that their misses overlap. The image
+     * changes only at a record of another kind. */
+    ht_process_summary *p = running(s, pid);
+    for (size_t i = 0; i < n; i++) {
+        const ht_record *r = &recs[i];
+        if (p && i + PREFETCH_AHEAD < n)
+            prefetch_record(p, &recs[i + PREFETCH_AHEAD]);
+        if (!p || !is_heap(r)) {
+            if (add_record(s, pid, r) < 0)
+                return -1;
+            p = running(s, pid);
+            continue;
+        }
+        if (count_event(s, p, r) < 0 || heap_event(s, p, r) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void add_usage(ht_usage *t, const ht_usage *u)

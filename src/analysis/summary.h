@@ -104,6 +104,13 @@ void ht_summary_destroy(ht_summary *s);
 /* Account for one event. Returns 0, or -1 when memory ran out. */
 int ht_summary_add(ht_summary *s, const ht_event *ev);
 
+struct ht_record;
+
+/* Account for n events of process pid, as records (format/records.h), in
+ * reading order: the same as ht_summary_add for each, faster. Returns 0, or
+ * -1 when memory ran out. */
+int ht_summary_add_records(ht_summary *s, uint32_t pid, const struct ht_record *recs, size_t n);
+
 /* Size of the live block at address in pid's running image, 0 when there is
  * none (the recorder fills REALLOC's OldSize with it). */
 uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address);

@@ -1,5 +1,7 @@
 /* heaptrail stats: the figures of a whole trace, per process and in total. */
+#include <errno.h>
 #include <getopt.h>
+#include <sched.h> /* sched_getaffinity */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include "heaptrail/trace.h"
 
 const char cmd_stats_usage[] =
-    "usage: heaptrail stats [--json] FILE\n"
+    "usage: heaptrail stats [--json] [--threads N] FILE\n"
     "\n"
     "Read a whole trace and print, for each process image (a process, or what it\n"
     "became after an exec) and in total: events by type, bytes allocated, peak\n"
@@ -21,7 +23,9 @@ const char cmd_stats_usage[] =
     "and reallocs of addresses that are not live, allocations over live ones).\n"
     "Memory use follows the blocks live at one time, not the file's size.\n"
     "\n"
-    "  --json   print one JSON object (see heaptrail-stats(1) for its fields)\n"
+    "  --json         print one JSON object (see heaptrail-stats(1) for its fields)\n"
+    "  --threads N    threads that read the trace (default: one per CPU); the\n"
+    "                 figures are the same for any N\n"
     "\n"
     "Exit status: 0 success, 1 damaged trace (figures up to the damage are still\n"
     "printed), 2 usage error or not a trace. A truncated trace is read to its last\n"
@@ -30,9 +34,23 @@ const char cmd_stats_usage[] =
 /* Out of memory in the event callback: stop reading (not a trace error). */
 #define STOP_NOMEM 1
 
-static int on_event(const ht_event *ev, void *ctx)
+static int on_records(uint32_t pid, const ht_record *recs, size_t n, void *ctx)
 {
-    return ht_summary_add(ctx, ev) < 0 ? STOP_NOMEM : 0;
+    return ht_summary_add_records(ctx, pid, recs, n) < 0 ? STOP_NOMEM : 0;
+}
+
+/* Most threads --threads takes: more would only fill memory with chunks
+ * waiting for the one thread that applies them. */
+#define MAX_THREADS 64
+
+/* Threads to read with when --threads is not given: the CPUs this process
+ * may run on. */
+static unsigned default_threads(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set) < MAX_THREADS ? (unsigned)CPU_COUNT(&set) : MAX_THREADS;
+    return 1;
 }
 
 static double seconds(uint64_t ns) { return (double)ns / 1e9; }
@@ -216,14 +234,29 @@ static void print_table(FILE *out, const char *path, const ht_summary *s,
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {NULL, 0, NULL, 0}};
     int json = 0, c;
+    unsigned threads = default_threads();
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (c != 'j')
+        if (c == 'j') {
+            json = 1;
+        } else if (c == 't') {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || n < 1 || n > MAX_THREADS)
+                return ht_cli_usage_error("stats", "--threads takes a number from 1 to %d, not '%s'",
+                                          MAX_THREADS, optarg);
+            threads = (unsigned)n;
+        } else if (c == '?' && optopt == 't') {
+            return ht_cli_usage_error("stats", "--threads needs a number");
+        } else {
             return ht_cli_usage_error("stats", "unknown option '%s'", argv[optind - 1]);
-        json = 1;
+        }
     }
     if (argc - optind != 1)
         return ht_cli_usage_error("stats", argc - optind < 1 ? "no trace file given"
@@ -238,7 +271,9 @@ int cmd_stats(int argc, char **argv)
         ht_cli_error("stats", "out of memory");
         return HT_EXIT_FAILURE;
     }
-    int r = ht_cli_process(t, on_event, s);
+    /* One thread applies the events in order; the others check, decompress
+     * and decode the chunks ahead of it. */
+    int r = ht_cli_process_records(t, threads - 1, on_records, s);
     if (r == STOP_NOMEM) {
         ht_summary_destroy(s);
         ht_trace_close(t);

@@ -52,6 +52,28 @@ int ht_cli_process(ht_trace *t, ht_event_callback callback, void *context)
     return r;
 }
 
+typedef struct records_progress {
+    ht_trace *trace;
+    ht_records_callback callback;
+    void *context;
+} records_progress;
+
+/* A call brings a slice of a chunk: a look at the progress line each time
+ * costs nothing beside it. */
+static int records_with_progress(uint32_t pid, const ht_record *recs, size_t n, void *ctx)
+{
+    records_progress *rp = ctx;
+    ht_progress_update(ht_trace_get_status(rp->trace)->CompressedBytes);
+    return rp->callback(pid, recs, n, rp->context);
+}
+
+int ht_cli_process_records(ht_trace *t, unsigned workers, ht_records_callback callback,
+                           void *context)
+{
+    records_progress rp = {t, callback, context};
+    return ht_trace_process_records(t, workers, records_with_progress, &rp);
+}
+
 int ht_cli_finish_trace(const char *name, ht_trace *t, int read_result)
 {
     int status = HT_EXIT_OK;

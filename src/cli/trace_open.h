@@ -4,6 +4,7 @@
 #ifndef HT_CLI_TRACE_OPEN_H
 #define HT_CLI_TRACE_OPEN_H
 
+#include "format/parallel.h"
 #include "heaptrail/trace.h"
 
 /* Returned by a subcommand when ht_cli_open_trace failed: it holds the exit
@@ -24,6 +25,11 @@ int ht_cli_next(ht_trace *trace, const ht_event **event);
 
 /* ht_trace_process through ht_cli_next. */
 int ht_cli_process(ht_trace *trace, ht_event_callback callback, void *context);
+
+/* ht_trace_process_records with workers decoding threads, keeping the
+ * progress line up to date. */
+int ht_cli_process_records(ht_trace *trace, unsigned workers, ht_records_callback callback,
+                           void *context);
 
 /* Exit status of the last failed ht_cli_open_trace. */
 int ht_cli_open_status(void);

@@ -1,5 +1,5 @@
 /* Trace reader: checks every chunk, decodes one chunk at a time. */
-#include "heaptrail/trace.h"
+#include "reader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,56 +11,47 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "bytes.h"
-#include "chunk.h"
-#include "codec.h"
 #include "crc32c.h"
-#include "schema.h"
 
-struct ht_trace {
-    int fd;
-    char *path;
-    uint64_t offset; /* next chunk header */
-    ht_trace_info info;
-    ht_trace_status status;
-    ht_trace_error error;
-    int failed;
-    int at_end;
-
-    char *host, *kernel, *recorder, *command;
-    ht_event_desc descs[HT_MAX_EVENT_TYPES];
-    size_t desc_count;
-
-    ZSTD_DCtx *zd;
-    ht_buf body, raw;
-    ht_chunk_header chunk;
-    uint64_t chunk_offset;
-    uint32_t chunk_left; /* events still to decode in the current chunk */
-    ht_chunk_decoder dec;
-    ht_event event;
-};
-
-/* Errors about the file as a whole carry no offset. */
-#define NO_OFFSET UINT64_MAX
-
-static void set_error(ht_trace *t, ht_trace_error *out, int code, uint64_t offset,
-                      const char *fmt, ...)
+void ht_reader_format_error(const ht_trace *t, ht_trace_error *e, int code, uint64_t offset,
+                            const char *fmt, ...)
 {
-    ht_trace_error e = {.code = code, .offset = offset};
     char what[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (offset == NO_OFFSET)
-        snprintf(e.message, sizeof e.message, "%s: %s", t->path, what);
+    e->code = code;
+    e->offset = offset;
+    if (offset == HT_NO_OFFSET)
+        snprintf(e->message, sizeof e->message, "%s: %s", t->path, what);
     else
-        snprintf(e.message, sizeof e.message, "%s: offset %llu: %s", t->path,
+        snprintf(e->message, sizeof e->message, "%s: offset %llu: %s", t->path,
                  (unsigned long long)offset, what);
+}
+
+void ht_reader_fail(ht_trace *t, const ht_trace_error *e)
+{
+    t->error = *e;
+    t->failed = 1;
+}
+
+/* Record an error on t, and in *out when given. */
+static void set_error(ht_trace *t, ht_trace_error *out, int code, uint64_t offset,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void set_error(ht_trace *t, ht_trace_error *out, int code, uint64_t offset,
+                      const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    ht_trace_error e;
+    ht_reader_format_error(t, &e, code, offset, "%s", what);
+    ht_reader_fail(t, &e);
     if (out)
         *out = e;
-    t->error = e;
-    t->failed = 1;
 }
 
 /* Read exactly n bytes at off. Returns n, or fewer at the end of the file, or -1. */
@@ -95,106 +86,149 @@ static char *dup_bytes(const unsigned char *p, size_t n)
     return s;
 }
 
-/* Load the body of the chunk whose header is t->chunk at t->chunk_offset,
- * check it and decompress it into t->raw. Returns 1, 0 when the file ends
- * inside the body (truncated), -1 on error. */
-static int load_body(ht_trace *t, ht_trace_error *err)
+int ht_reader_load_body(const ht_trace *t, ZSTD_DCtx *zd, const ht_chunk_header *h,
+                        uint64_t chunk_offset, ht_buf *body, ht_buf *raw, ht_trace_error *e)
 {
-    uint64_t at = t->chunk_offset + HT_CHUNK_HEADER_SIZE;
+    uint64_t at = chunk_offset + HT_CHUNK_HEADER_SIZE;
     /* A body that runs past the end of the file is a cut file (or a lying
      * header): find out before allocating what the header promises. */
     unsigned char last;
-    ssize_t got = t->chunk.body_size ? read_at(t->fd, &last, 1, at + t->chunk.body_size - 1) : 1;
+    ssize_t got = h->body_size ? read_at(t->fd, &last, 1, at + h->body_size - 1) : 1;
     if (got < 0) {
-        set_error(t, err, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
+        ht_reader_format_error(t, e, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
         return -1;
     }
     if (got == 0)
         return 0;
-    t->body.len = 0;
-    if (!ht_buf_reserve(&t->body, t->chunk.body_size)) {
-        set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+    body->len = 0;
+    if (!ht_buf_reserve(body, h->body_size)) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_NOMEM, chunk_offset, "out of memory");
         return -1;
     }
-    ssize_t n = read_at(t->fd, t->body.data, t->chunk.body_size, at);
+    ssize_t n = read_at(t->fd, body->data, h->body_size, at);
     if (n < 0) {
-        set_error(t, err, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
+        ht_reader_format_error(t, e, HT_TRACE_ERR_IO, at, "read failed: %s", strerror(errno));
         return -1;
     }
-    if ((size_t)n < t->chunk.body_size)
+    if ((size_t)n < h->body_size)
         return 0;
-    t->body.len = (size_t)n;
-    if (ht_crc32c(0, t->body.data, t->body.len) != t->chunk.body_crc) {
-        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
-                  "chunk %llu: body checksum mismatch", (unsigned long long)t->chunk.seq);
+    body->len = (size_t)n;
+    if (ht_crc32c(0, body->data, body->len) != h->body_crc) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset,
+                               "chunk %llu: body checksum mismatch", (unsigned long long)h->seq);
         return -1;
     }
-    if (t->chunk.compression == HT_COMPRESS_NONE) {
-        t->raw.len = 0;
-        if (!ht_buf_append(&t->raw, t->body.data, t->body.len)) {
-            set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+    raw->len = 0;
+    if (h->compression == HT_COMPRESS_NONE) {
+        if (!ht_buf_append(raw, body->data, body->len)) {
+            ht_reader_format_error(t, e, HT_TRACE_ERR_NOMEM, chunk_offset, "out of memory");
             return -1;
         }
         return 1;
     }
-    t->raw.len = 0;
-    if (!ht_buf_reserve(&t->raw, t->chunk.raw_size + 1)) {
-        set_error(t, err, HT_TRACE_ERR_NOMEM, t->chunk_offset, "out of memory");
+    if (!ht_buf_reserve(raw, h->raw_size + 1)) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_NOMEM, chunk_offset, "out of memory");
         return -1;
     }
     /* The frame must decompress to exactly raw_size bytes: one byte more of
      * room lets a lying frame be caught rather than cut. */
-    size_t r = ZSTD_decompressDCtx(t->zd, t->raw.data, t->chunk.raw_size + 1, t->body.data,
-                                   t->body.len);
-    if (ZSTD_isError(r) || r != t->chunk.raw_size) {
-        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
-                  "chunk %llu: body does not decompress to its %u bytes (%s)",
-                  (unsigned long long)t->chunk.seq, t->chunk.raw_size,
-                  ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
+    size_t r = ZSTD_decompressDCtx(zd, raw->data, h->raw_size + 1, body->data, body->len);
+    if (ZSTD_isError(r) || r != h->raw_size) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset,
+                               "chunk %llu: body does not decompress to its %u bytes (%s)",
+                               (unsigned long long)h->seq, h->raw_size,
+                               ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
         return -1;
     }
-    t->raw.len = r;
+    raw->len = r;
     return 1;
 }
 
-/* Read the chunk header at t->offset. Returns 1 with t->chunk set, 0 at the
- * end of the readable file, -1 on error. */
-static int next_chunk_header(ht_trace *t, ht_trace_error *err)
+int ht_reader_header_at(const ht_trace *t, uint64_t offset, ht_chunk_header *h,
+                        ht_reader_end *end, ht_trace_error *e)
 {
     unsigned char head[HT_CHUNK_HEADER_SIZE];
-    ssize_t n = read_at(t->fd, head, sizeof head, t->offset);
+    ssize_t n = read_at(t->fd, head, sizeof head, offset);
     if (n < 0) {
-        set_error(t, err, HT_TRACE_ERR_IO, t->offset, "read failed: %s", strerror(errno));
+        ht_reader_format_error(t, e, HT_TRACE_ERR_IO, offset, "read failed: %s", strerror(errno));
         return -1;
     }
     /* Only a whole trailer says the writer finished: a file cut inside it is
      * truncated like one cut anywhere else. */
+    memset(end, 0, sizeof *end);
     if (n >= HT_TRAILER_SIZE && memcmp(head, HT_TRAILER_MAGIC, 8) == 0) {
-        t->status.Complete = 1;
+        end->complete = 1;
         return 0;
     }
     if ((size_t)n < sizeof head) {
-        t->status.Truncated = 1;
-        t->status.TruncatedAt = t->offset;
-        t->status.TrailingBytes = (uint64_t)n;
+        end->truncated = 1;
+        end->truncated_at = offset;
+        end->trailing_bytes = (uint64_t)n;
         return 0;
     }
     char why[200];
-    if (!ht_chunk_header_unpack(head, &t->chunk, why, sizeof why)) {
-        set_error(t, err, HT_TRACE_ERR_CORRUPT, t->offset, "%s", why);
+    if (!ht_chunk_header_unpack(head, h, why, sizeof why)) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, offset, "%s", why);
         return -1;
     }
-    t->chunk_offset = t->offset;
     return 1;
+}
+
+void ht_reader_end_at(ht_trace *t, const ht_reader_end *end)
+{
+    t->status.Complete = end->complete;
+    t->status.Truncated = end->truncated;
+    t->status.TruncatedAt = end->truncated_at;
+    t->status.TrailingBytes = end->trailing_bytes;
+}
+
+void ht_reader_cut_body(const ht_trace *t, uint64_t chunk_offset, ht_reader_end *end)
+{
+    memset(end, 0, sizeof *end);
+    end->truncated = 1;
+    end->truncated_at = chunk_offset;
+    end->trailing_bytes =
+        t->status.FileSize > chunk_offset ? t->status.FileSize - chunk_offset : 0;
+}
+
+/* Load, check and decompress the body of t->chunk into t->raw. Returns 1, 0
+ * when the file ends inside the body (truncated), -1 on error. */
+static int load_body(ht_trace *t, ht_trace_error *err)
+{
+    ht_trace_error e;
+    int r = ht_reader_load_body(t, t->zd, &t->chunk, t->chunk_offset, &t->body, &t->raw, &e);
+    if (r < 0) {
+        ht_reader_fail(t, &e);
+        if (err)
+            *err = e;
+    }
+    return r;
+}
+
+/* Read the chunk header at t->offset. Returns 1 with t->chunk set, 0 at the
+ * end of the readable file (the status says how it ends), -1 on error. */
+static int next_chunk_header(ht_trace *t, ht_trace_error *err)
+{
+    ht_trace_error e;
+    ht_reader_end end;
+    int r = ht_reader_header_at(t, t->offset, &t->chunk, &end, &e);
+    if (r < 0) {
+        ht_reader_fail(t, &e);
+        if (err)
+            *err = e;
+    } else if (r == 0) {
+        ht_reader_end_at(t, &end);
+    } else {
+        t->chunk_offset = t->offset;
+    }
+    return r;
 }
 
 static void truncated_here(ht_trace *t)
 {
-    t->status.Truncated = 1;
-    t->status.TruncatedAt = t->chunk_offset;
-    t->status.TrailingBytes = t->status.FileSize > t->chunk_offset
-                                  ? t->status.FileSize - t->chunk_offset
-                                  : 0;
+    ht_reader_end end;
+    ht_reader_cut_body(t, t->chunk_offset, &end);
+    ht_reader_end_at(t, &end);
 }
 
 static int parse_meta(ht_trace *t, ht_trace_error *err)
@@ -264,17 +298,17 @@ ht_trace *ht_trace_open(const char *path, ht_trace_error *err)
     }
     t->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (t->fd < 0) {
-        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "cannot open: %s", strerror(errno));
+        set_error(t, err, HT_TRACE_ERR_IO, HT_NO_OFFSET, "cannot open: %s", strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(t->fd, &st) < 0) {
-        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "cannot stat: %s", strerror(errno));
+        set_error(t, err, HT_TRACE_ERR_IO, HT_NO_OFFSET, "cannot stat: %s", strerror(errno));
         goto fail;
     }
     t->status.FileSize = (uint64_t)st.st_size;
     if (S_ISDIR(st.st_mode)) {
-        set_error(t, err, HT_TRACE_ERR_IO, NO_OFFSET, "is a directory");
+        set_error(t, err, HT_TRACE_ERR_IO, HT_NO_OFFSET, "is a directory");
         goto fail;
     }
     unsigned char fh[HT_FILE_HEADER_SIZE];
@@ -284,7 +318,7 @@ ht_trace *ht_trace_open(const char *path, ht_trace_error *err)
         goto fail;
     }
     if ((size_t)n < 8 || memcmp(fh, HT_FILE_MAGIC, 8) != 0) {
-        set_error(t, err, HT_TRACE_ERR_NOT_TRACE, NO_OFFSET, "not a heaptrail trace");
+        set_error(t, err, HT_TRACE_ERR_NOT_TRACE, HT_NO_OFFSET, "not a heaptrail trace");
         goto fail;
     }
     if ((size_t)n < sizeof fh) {
@@ -357,6 +391,52 @@ const char *ht_trace_event_type_name(const ht_trace *t, size_t index, uint16_t *
     return t->descs[index].name;
 }
 
+int ht_reader_start_events(const ht_trace *t, const ht_chunk_header *h, uint64_t chunk_offset,
+                           const ht_buf *raw, ht_chunk_decoder *d, ht_trace_error *e)
+{
+    char why[200];
+    if (!ht_decoder_start(d, raw->data, raw->len, h->pid, t->descs, t->desc_count, why,
+                          sizeof why)) {
+        ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset, "chunk %llu: %s",
+                               (unsigned long long)h->seq, why);
+        return -1;
+    }
+    /* A header that counts no events over a body that holds some would hide
+     * them: a damaged count, not an empty chunk. */
+    if (h->event_count == 0) {
+        if (!ht_decoder_done(d)) {
+            ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset,
+                                   "chunk %llu: its header counts no events but its body holds some",
+                                   (unsigned long long)h->seq);
+            return -1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+void ht_reader_event_error(const ht_trace *t, const ht_chunk_header *h, uint64_t chunk_offset,
+                           uint32_t index, const char *why, ht_trace_error *e)
+{
+    ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset, "chunk %llu, event %u: %s",
+                           (unsigned long long)h->seq, index, why);
+}
+
+void ht_reader_leftover_error(const ht_trace *t, const ht_chunk_header *h, uint64_t chunk_offset,
+                              ht_trace_error *e)
+{
+    ht_reader_format_error(t, e, HT_TRACE_ERR_CORRUPT, chunk_offset,
+                           "chunk %llu: bytes left over after its %u events",
+                           (unsigned long long)h->seq, h->event_count);
+}
+
+void ht_reader_count_chunk(ht_trace *t, const ht_chunk_header *h)
+{
+    t->status.ChunksRead++;
+    t->status.CompressedBytes += h->body_size;
+    t->status.RawBytes += h->raw_size;
+}
+
 /* Advance to the next events chunk with events. Returns 1, 0 at the end, -1. */
 static int open_next_events_chunk(ht_trace *t)
 {
@@ -374,28 +454,16 @@ static int open_next_events_chunk(ht_trace *t)
         t->offset = t->chunk_offset + HT_CHUNK_HEADER_SIZE + t->chunk.body_size;
         if (t->chunk.kind != HT_CHUNK_EVENTS)
             continue; /* index chunks and kinds of newer writers */
-        char why[200];
-        if (!ht_decoder_start(&t->dec, t->raw.data, t->raw.len, t->chunk.pid, t->descs,
-                              t->desc_count, why, sizeof why)) {
-            set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "chunk %llu: %s",
-                      (unsigned long long)t->chunk.seq, why);
+        ht_trace_error e;
+        r = ht_reader_start_events(t, &t->chunk, t->chunk_offset, &t->raw, &t->dec, &e);
+        if (r < 0) {
+            ht_reader_fail(t, &e);
             return -1;
         }
-        /* A header that counts no events over a body that holds some would
-         * hide them: a damaged count, not an empty chunk. */
-        if (t->chunk.event_count == 0) {
-            if (!ht_decoder_done(&t->dec)) {
-                set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
-                          "chunk %llu: its header counts no events but its body holds some",
-                          (unsigned long long)t->chunk.seq);
-                return -1;
-            }
+        if (r == 0)
             continue;
-        }
         t->chunk_left = t->chunk.event_count;
-        t->status.ChunksRead++;
-        t->status.CompressedBytes += t->chunk.body_size;
-        t->status.RawBytes += t->chunk.raw_size;
+        ht_reader_count_chunk(t, &t->chunk);
         return 1;
     }
 }
@@ -415,15 +483,16 @@ int ht_trace_next(ht_trace *t, const ht_event **event)
         }
     }
     char why[200];
+    ht_trace_error e;
     if (!ht_decoder_next(&t->dec, &t->event, why, sizeof why)) {
-        set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset, "chunk %llu, event %u: %s",
-                  (unsigned long long)t->chunk.seq, t->chunk.event_count - t->chunk_left, why);
+        ht_reader_event_error(t, &t->chunk, t->chunk_offset, t->chunk.event_count - t->chunk_left,
+                              why, &e);
+        ht_reader_fail(t, &e);
         return -1;
     }
     if (--t->chunk_left == 0 && !ht_decoder_done(&t->dec)) {
-        set_error(t, NULL, HT_TRACE_ERR_CORRUPT, t->chunk_offset,
-                  "chunk %llu: bytes left over after its %u events",
-                  (unsigned long long)t->chunk.seq, t->chunk.event_count);
+        ht_reader_leftover_error(t, &t->chunk, t->chunk_offset, &e);
+        ht_reader_fail(t, &e);
         return -1;
     }
     t->status.EventsRead++;

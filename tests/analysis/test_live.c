@@ -133,9 +133,12 @@ static void test_grow_and_shrink(void **state)
 }
 
 /* The table's own hash (live.c): Fibonacci hashing, top bits. */
+/* Where the table starts looking for address in a table of 2^bits slots
+ * (live.h: the page's place plus the block's place in its page). */
 static size_t home(uint64_t address, unsigned bits)
 {
-    return (size_t)((address * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    size_t page = (size_t)(((address >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    return (page + (size_t)((address >> 4) & 0xFF)) & (((size_t)1 << bits) - 1);
 }
 
 /* Keys that all want the last slot of a 16-slot table: their probe run wraps
@@ -170,11 +173,10 @@ static void test_collisions(void **state)
     ht_live_destroy(&t);
 }
 
-/* Random inserts and removes over a small address range, checked against a
- * plain array: every answer of the table must match. */
-static void test_against_model(void **state)
+/* Random inserts and removes of RANGE blocks STRIDE bytes apart, checked
+ * against a plain array: every answer of the table must match. */
+static void against_model(uint64_t stride)
 {
-    (void)state;
     enum { RANGE = 5000, OPS = 400000 };
     uint64_t *model = calloc(RANGE, sizeof *model); /* size + 1, 0 when not live */
     assert_non_null(model);
@@ -186,7 +188,7 @@ static void test_against_model(void **state)
         rng ^= rng >> 7;
         rng ^= rng << 17;
         size_t i = (size_t)(rng % RANGE);
-        uint64_t address = (uint64_t)i * 48; /* address 0 included */
+        uint64_t address = (uint64_t)i * stride; /* address 0 included */
         /* Phases: mostly inserting, then mostly removing, so the table
          * grows and shrinks several times. */
         int inserting = (op / 50000) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
@@ -218,7 +220,7 @@ static void test_against_model(void **state)
         assert_int_equal(ht_live_bytes(&t), bytes);
     }
     for (size_t i = 0; i < RANGE; i++) {
-        const ht_live_block *b = ht_live_find(&t, (uint64_t)i * 48);
+        const ht_live_block *b = ht_live_find(&t, (uint64_t)i * stride);
         if (model[i]) {
             assert_non_null(b);
             assert_int_equal(b->size, model[i] - 1);
@@ -231,8 +233,8 @@ static void test_against_model(void **state)
     uint64_t address, walked_bytes = 0;
     const ht_live_block *b;
     while (ht_live_next(&t, &cursor, &address, &b)) {
-        assert_int_equal(address % 48, 0);
-        assert_true(model[address / 48] != 0);
+        assert_int_equal(address % stride, 0);
+        assert_true(model[address / stride] != 0);
         seen++;
         walked_bytes += b->size;
     }
@@ -240,6 +242,27 @@ static void test_against_model(void **state)
     assert_int_equal(walked_bytes, bytes);
     ht_live_destroy(&t);
     free(model);
+}
+
+static void test_against_model(void **state)
+{
+    (void)state;
+    against_model(48);
+}
+
+/* Blocks 16 bytes apart fill every slot of their pages' runs: the runs of
+ * neighbouring pages overlap and make long probe runs. */
+static void test_dense_pages_against_model(void **state)
+{
+    (void)state;
+    against_model(16);
+}
+
+/* Blocks a page apart each start a run of their own. */
+static void test_sparse_pages_against_model(void **state)
+{
+    (void)state;
+    against_model(4096 + 16);
 }
 
 int main(void)
@@ -251,6 +274,8 @@ int main(void)
         cmocka_unit_test(test_grow_and_shrink),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_against_model),
+        cmocka_unit_test(test_dense_pages_against_model),
+        cmocka_unit_test(test_sparse_pages_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

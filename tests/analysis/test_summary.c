@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "analysis/summary.h"
+#include "format/records.h"
 
 static uint64_t clock_ns = 1000;
 
@@ -313,6 +314,117 @@ static void test_volume(void **state)
     ht_summary_destroy(s);
 }
 
+/* A mixed sequence of events of two processes, the way a trace brings them
+ * (runs of one process at a time): starts, execs, exits, blocks at few
+ * addresses (so that frees and reallocs find them, or do not), losses,
+ * unknown types and many threads. */
+static size_t mixed_events(ht_event *evs, size_t max)
+{
+    uint64_t rng = 0x2545F4914F6CDD1Dull;
+    size_t n = 0;
+    while (n < max) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        uint32_t pid = 80 + (uint32_t)(n / 300 % 2); /* runs of 300 events per process */
+        uint32_t tid = pid + (uint32_t)(rng >> 59) * 1000;
+        uint64_t address = 0x7000 + (rng >> 20) % 64 * 16;
+        unsigned what = (unsigned)(rng >> 8) % 100;
+        ht_event ev;
+        if (what < 40) {
+            ev = header(HT_EVENT_HEAP_ALLOC, pid, tid);
+            ev.u.Alloc = (ETW_HEAP_EVENT_ALLOC){1, (rng >> 40) % 100, what < 2 ? 0 : address,
+                                                (uint32_t)(rng >> 30) % 9};
+        } else if (what < 75) {
+            ev = header(HT_EVENT_HEAP_FREE, pid, tid);
+            ev.u.Free = (ETW_HEAP_EVENT_FREE){1, what < 42 ? 0 : address, 2};
+        } else if (what < 92) {
+            ev = header(HT_EVENT_HEAP_REALLOC, pid, tid);
+            ev.u.Realloc = (ETW_HEAP_EVENT_REALLOC){1, address, 0x7000 + (rng >> 44) % 64 * 16,
+                                                    (rng >> 40) % 300, 0, 300};
+        } else if (what < 94) {
+            ev = header(HT_EVENT_PROCESS_START, pid, pid);
+            ev.u.ProcessStart = (ht_process_start){1, {"/bin/y", 6}, {"y\0-v\0", 5}};
+        } else if (what < 95) {
+            ev = header(HT_EVENT_PROCESS_EXIT, pid, pid);
+            ev.u.ProcessExit = (ht_process_exit){(int32_t)(rng >> 50), 1};
+        } else if (what < 97) {
+            ev = header(HT_EVENT_LOST, pid, tid);
+            ev.u.Lost = (ht_lost){(rng >> 50) + 1, HT_LOSS_BUFFER_FULL};
+        } else if (what < 98) {
+            ev = header(HT_EVENT_HEAP_ALLOC, pid, tid);
+            ev.Header.Flags = HT_EVENT_FLAG_UNKNOWN_TYPE; /* a layout this library does not bind */
+            ev.Name = "alloc";
+        } else {
+            ev = header(0x4321, pid, tid);
+            ev.Header.Flags = HT_EVENT_FLAG_UNKNOWN_TYPE;
+            ev.Name = "probe";
+        }
+        evs[n++] = ev;
+    }
+    return n;
+}
+
+static void assert_same_usage(const ht_usage *a, const ht_usage *b)
+{
+    assert_memory_equal(a, b, sizeof *a);
+}
+
+/* Records in runs of any length give the figures events give one by one. */
+static void test_records_match_events(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static ht_event evs[N];
+    static ht_record recs[N];
+    size_t n = mixed_events(evs, N);
+    ht_summary *one = ht_summary_create(), *runs = ht_summary_create();
+    for (size_t i = 0; i < n; i++) {
+        add(one, &evs[i]);
+        ht_record_from_event(&evs[i], &recs[i]);
+    }
+    /* Runs end where the process changes, and at lengths from 1 up. */
+    size_t i = 0, len = 1;
+    while (i < n) {
+        size_t j = i + 1;
+        while (j < n && j - i < len && evs[j].Header.ProcessId == evs[i].Header.ProcessId)
+            j++;
+        assert_int_equal(ht_summary_add_records(runs, evs[i].Header.ProcessId, &recs[i], j - i),
+                         0);
+        i = j;
+        len = len * 3 % 97 + 1;
+    }
+    ht_summary_finish(one);
+    ht_summary_finish(runs);
+    assert_int_equal(ht_summary_process_count(one), ht_summary_process_count(runs));
+    assert_true(ht_summary_process_count(one) > 4); /* the sequence did exec and exit */
+    for (size_t k = 0; k < ht_summary_process_count(one); k++) {
+        const ht_process_summary *a = ht_summary_process(one, k), *b = ht_summary_process(runs, k);
+        assert_int_equal(a->pid, b->pid);
+        assert_int_equal(a->ppid, b->ppid);
+        assert_int_equal(a->started, b->started);
+        assert_int_equal(a->after_exec, b->after_exec);
+        assert_int_equal(a->exited, b->exited);
+        assert_int_equal(a->exit_status, b->exit_status);
+        assert_int_equal(a->command_len, b->command_len);
+        if (a->command_len)
+            assert_memory_equal(a->command, b->command, a->command_len);
+        assert_same_usage(&a->usage, &b->usage);
+    }
+    assert_same_usage(ht_summary_totals(one), ht_summary_totals(runs));
+    const ht_usage *t = ht_summary_totals(one);
+    assert_true(t->anomalies.free_unknown > 0 && t->anomalies.realloc_unknown > 0 &&
+                t->anomalies.alloc_over_live > 0 && t->lost_events > 0 && t->leaked_blocks > 0);
+    uint16_t type;
+    for (size_t k = 0; ht_summary_type(one, k, &type); k++) {
+        uint16_t other;
+        assert_string_equal(ht_summary_type(one, k, &type), ht_summary_type(runs, k, &other));
+        assert_int_equal(type, other);
+    }
+    ht_summary_destroy(one);
+    ht_summary_destroy(runs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_processes_and_global_peak),
         cmocka_unit_test(test_unknown_types),
         cmocka_unit_test(test_volume),
+        cmocka_unit_test(test_records_match_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,9 @@
  *
  *   trace_gen OUT < SCRIPT     one event per script line (below)
  *   trace_gen --random N OUT   N heap events of 4 processes, for speed runs
+ *   trace_gen --steady N LIVE OUT
+ *                              N heap events of one process in a steady state
+ *                              of LIVE live blocks, for speed and memory runs
  *
  * Script lines (numbers in C syntax: 42, 0x2a; '#' starts a comment):
  *   time T                                  timestamp of the next events (else +1000 ns each)
@@ -201,11 +204,92 @@ static int run_random(ht_writer *w, uint64_t count)
     return 0;
 }
 
+static uint64_t xorshift(uint64_t *rng)
+{
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    return *rng;
+}
+
+/* A long-running program's heap: after LIVE allocations, each step frees
+ * (or, one time in eight, reallocates) a live block picked at random and the
+ * next step allocates a new one, so the live set stays at LIVE blocks however
+ * long the trace. Freed addresses are reused last-freed first, as glibc's
+ * per-thread caches do; sizes are small, as most of a program's blocks are. */
+static int run_steady(ht_writer *w, uint64_t count, uint64_t live_blocks)
+{
+    if (live_blocks == 0) {
+        fprintf(stderr, "trace_gen: --steady needs at least one live block\n");
+        return 2;
+    }
+    uint64_t *live = calloc(live_blocks, sizeof *live);
+    uint64_t *freed = calloc(live_blocks, sizeof *freed);
+    if (!live || !freed) {
+        free(live);
+        free(freed);
+        fprintf(stderr, "trace_gen: out of memory\n");
+        return 1;
+    }
+    uint64_t rng = 0x9E3779B97F4A7C15ull, top = 0x5555550000, now = 1000000;
+    uint64_t nfreed = 0, filled = 0, hole = 0;
+    int have_hole = 0;
+    ht_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.Header.Type = HT_EVENT_PROCESS_START;
+    ev.Header.ProcessId = ev.Header.ThreadId = 4242;
+    ev.Header.TimeStamp = now;
+    ev.Header.Cpu = HT_CPU_UNKNOWN;
+    ev.u.ProcessStart = (ht_process_start){1, {"/usr/bin/steady", 15}, {"steady", 7}};
+    int r = ht_writer_add(w, &ev) < 0;
+    for (uint64_t i = 0; i < count && !r; i++) {
+        uint64_t x = xorshift(&rng);
+        memset(&ev.Header, 0, sizeof ev.Header);
+        ev.Header.TimeStamp = now += 50 + (x & 127);
+        ev.Header.ProcessId = 4242;
+        ev.Header.ThreadId = 4242 + (unsigned)(x >> 60 & 3);
+        ev.Header.Cpu = HT_CPU_UNKNOWN;
+        uint64_t size = 16 + 16 * (x >> 20 & 7) + ((x >> 23 & 31) == 0 ? (x >> 28 & 4095) : 0);
+        if (filled < live_blocks || have_hole) {
+            uint64_t slot = filled < live_blocks ? filled++ : hole;
+            uint64_t fresh = nfreed ? freed[--nfreed] : (top += (size + 31) & ~(uint64_t)15);
+            have_hole = 0;
+            live[slot] = fresh;
+            ev.Header.Type = HT_EVENT_HEAP_ALLOC;
+            ev.u.Alloc = (ETW_HEAP_EVENT_ALLOC){1, size, fresh, MEMORY_FROM_MAINPATH};
+        } else {
+            uint64_t slot = (x >> 32) % live_blocks;
+            if ((x >> 8 & 7) == 0) {
+                uint64_t fresh = nfreed ? freed[--nfreed] : (top += (size + 31) & ~(uint64_t)15);
+                ev.Header.Type = HT_EVENT_HEAP_REALLOC;
+                ev.u.Realloc = (ETW_HEAP_EVENT_REALLOC){1, fresh, live[slot], size, 0,
+                                                        MEMORY_FROM_MAINPATH};
+                freed[nfreed++] = live[slot];
+                live[slot] = fresh;
+            } else {
+                ev.Header.Type = HT_EVENT_HEAP_FREE;
+                ev.u.Free = (ETW_HEAP_EVENT_FREE){1, live[slot], MEMORY_FROM_MAINPATH};
+                freed[nfreed++] = live[slot];
+                hole = slot;
+                have_hole = 1;
+            }
+        }
+        r = ht_writer_add(w, &ev) < 0;
+    }
+    free(live);
+    free(freed);
+    if (r)
+        perror("trace_gen");
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     int random = argc == 4 && strcmp(argv[1], "--random") == 0;
-    if (argc != 2 && !random) {
-        fprintf(stderr, "usage: trace_gen OUT < SCRIPT | trace_gen --random N OUT\n");
+    int steady = argc == 5 && strcmp(argv[1], "--steady") == 0;
+    if (argc != 2 && !random && !steady) {
+        fprintf(stderr, "usage: trace_gen OUT < SCRIPT | trace_gen --random N OUT |\n"
+                        "       trace_gen --steady N LIVE OUT\n");
         return 2;
     }
     const char *out = argv[argc - 1];
@@ -222,7 +306,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "trace_gen: %s\n", err);
         return 1;
     }
-    int r = random ? run_random(w, strtoull(argv[2], NULL, 0)) : run_script(w);
+    int r = random   ? run_random(w, strtoull(argv[2], NULL, 0))
+            : steady ? run_steady(w, strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0))
+                     : run_script(w);
     if (r == 0 && ht_writer_finish(w) < 0) {
         perror("trace_gen");
         r = 1;

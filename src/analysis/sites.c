@@ -400,6 +400,13 @@ int ht_sites_add(ht_sites *s, const ht_event *ev)
     }
 }
 
+void ht_sites_prefetch(ht_sites *s, uint32_t pid, uint64_t address)
+{
+    image *im = image_of(s, pid, 0);
+    if (im && im->slots)
+        __builtin_prefetch(&im->slots[home(im, address)], 1);
+}
+
 static int by_stack(const void *a, const void *b)
 {
     uint32_t x = ((const ht_site *)a)->stack_id, y = ((const ht_site *)b)->stack_id;

@@ -91,6 +91,10 @@ void ht_sites_destroy(ht_sites *s);
  * ran out. */
 int ht_sites_add(ht_sites *s, const ht_event *event);
 
+/* The block at address of pid will be looked up soon: start fetching its
+ * table slot into the cache (a hint; changes nothing). */
+void ht_sites_prefetch(ht_sites *s, uint32_t pid, uint64_t address);
+
 /* End the image of pid (its exit, its exec, or the end of the trace): its
  * live blocks die leaked, and *out receives its figures (count 0 and no
  * sites when nothing of pid was seen). pid is forgotten. Returns 0, or -1

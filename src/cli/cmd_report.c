@@ -85,6 +85,12 @@ static int on_event(void *arg, const ht_event *ev)
     return 0;
 }
 
+static void prefetch(void *arg, uint32_t pid, uint64_t address)
+{
+    ht_report *r = arg;
+    ht_summary_prefetch(r->summary, pid, address);
+}
+
 static int on_image(void *arg, const ht_sites_image *image)
 {
     ht_report *r = arg;
@@ -308,6 +314,7 @@ int cmd_report(int argc, char **argv)
                                      .image_ended = on_image,
                                      .before = o.html ? before_event : NULL,
                                      .event = on_event,
+                                     .prefetch = prefetch,
                                      .context = &r};
         status = ht_cli_read_sites(t, &reader);
         if (r.failed)

@@ -27,10 +27,17 @@ typedef struct ht_cli_site_reader {
     /* Every event of the chosen process(es), after the stores took it, or
      * NULL. Nonzero stops the reading with -2. */
     int (*event)(void *context, const ht_event *event);
+    /* A heap event about address of pid comes soon: the consumer may start
+     * fetching what it will look up (NULL: nothing to fetch). */
+    void (*prefetch)(void *context, uint32_t pid, uint64_t address);
     void *context;
 } ht_cli_site_reader;
 
-/* Read the rest of trace. Returns what ht_cli_next last returned (0 at the
+/* Read the rest of trace. Heap events (ALLOC, FREE, REALLOC) are held back
+ * a few at a time, so that the block each one touches is fetched into the
+ * cache while the ones before it are handled: they reach the callbacks in
+ * order, as copies of their header and heap fields (without the generic
+ * Fields list, which no site consumer reads). Returns what ht_cli_next last returned (0 at the
  * end, negative when the trace is damaged), or -2 when memory ran out or a
  * callback failed. */
 int ht_cli_read_sites(ht_trace *trace, const ht_cli_site_reader *reader);

@@ -2,6 +2,10 @@
  * API, to the end. Beyond the sanitizers' findings it traps when the reader
  * breaks a promise of trace.h (an error without the file and offset, an
  * event with more fields than an event can have, counters out of step).
+ * The same bytes are then read as records (format/parallel.h, the path of
+ * whole-trace analyses, with its own direct decoder for heap events), with
+ * no worker and with one: it must deliver the same events, field for field
+ * where records keep them, and fail where the event reader failed.
  *
  * Checksums stop almost every mutation at the chunk header, so each input is
  * read twice: as it is, and with the checksums of its chunks made right,
@@ -17,6 +21,8 @@
 #include "format/bytes.h"
 #include "format/chunk.h"
 #include "format/crc32c.h"
+#include "format/parallel.h"
+#include "format/records.h"
 #include "heaptrail/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,6 +83,60 @@ static void touch_event(const ht_event *ev)
     }
 }
 
+/* What the event reader delivered, to compare the record reader with. */
+typedef struct seen {
+    ht_record *recs;
+    uint32_t *pids;
+    size_t count, cap, next;
+} seen;
+
+static void remember(seen *sn, const ht_event *ev)
+{
+    if (sn->count == sn->cap) {
+        sn->cap = sn->cap ? sn->cap * 2 : 256;
+        sn->recs = realloc(sn->recs, sn->cap * sizeof *sn->recs);
+        sn->pids = realloc(sn->pids, sn->cap * sizeof *sn->pids);
+        CHECK(sn->recs && sn->pids);
+    }
+    ht_record_from_event(ev, &sn->recs[sn->count]);
+    sn->pids[sn->count++] = ev->Header.ProcessId;
+}
+
+static int compare_records(uint32_t pid, const ht_record *recs, size_t n, void *context)
+{
+    seen *sn = context;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(sn->next < sn->count);
+        const ht_record *a = &sn->recs[sn->next], *b = &recs[i];
+        CHECK(sn->pids[sn->next] == pid);
+        CHECK(a->type == b->type && a->tid == b->tid && a->time == b->time &&
+              a->flags == b->flags);
+        if (!(a->flags & HT_EVENT_FLAG_UNKNOWN_TYPE) &&
+            (a->type == HT_EVENT_HEAP_ALLOC || a->type == HT_EVENT_HEAP_FREE ||
+             a->type == HT_EVENT_HEAP_REALLOC))
+            CHECK(a->source == b->source && a->u.heap.address == b->u.heap.address &&
+                  a->u.heap.old_address == b->u.heap.old_address &&
+                  a->u.heap.size == b->u.heap.size);
+        sn->next++;
+    }
+    return 0;
+}
+
+/* Read path again as records and check them against what was seen;
+ * failed: the event reader stopped on an error. */
+static void read_records(const char *path, seen *sn, unsigned workers, int failed)
+{
+    ht_trace_error err;
+    ht_trace *t = ht_trace_open(path, &err);
+    CHECK(t != NULL); /* it opened a moment ago */
+    sn->next = 0;
+    int r = ht_trace_process_records(t, workers, compare_records, sn);
+    CHECK(sn->next == sn->count);
+    CHECK(failed ? r == -1 : r == 0);
+    CHECK(ht_trace_get_status(t)->EventsRead == sn->count);
+    ht_trace_close(t);
+}
+
 static void check_error(const ht_trace_error *e, const char *path)
 {
     CHECK(e->code > HT_TRACE_OK && e->code <= HT_TRACE_ERR_NOMEM);
@@ -121,8 +181,11 @@ static void read_trace(const uint8_t *data, size_t size)
     const ht_event *ev;
     uint64_t events = 0;
     int r;
+    static seen sn;
+    sn.count = 0;
     while ((r = ht_trace_next(t, &ev)) == 1) {
         touch_event(ev);
+        remember(&sn, ev);
         events++;
     }
     const ht_trace_status *st = ht_trace_get_status(t);
@@ -143,6 +206,8 @@ static void read_trace(const uint8_t *data, size_t size)
         CHECK(ht_trace_next(t, &ev) == 0);
     }
     ht_trace_close(t);
+    read_records(path, &sn, 0, r < 0);
+    read_records(path, &sn, 1, r < 0);
 }
 
 /* Chunk header fields (docs/FORMAT.md): magic at 0, body size at 40, body

@@ -39,15 +39,18 @@ const char cmd_record_usage[] =
     "      --stack-depth N   frames per stack (1 to 256; default 64)\n"
     "      --free-stacks     record the stacks of frees too\n"
     "      --heap=system     trace the program's own allocator (the default)\n"
-    "      --heap=heaptrail  run it on the heaptrail heap (not available yet)\n"
+    "      --heap=heaptrail  run it on the heaptrail heap (libheaptrail-malloc.so):\n"
+    "                        true Source values and heap events\n"
     "  -q, --quiet           print no summary\n"
     "\n"
     "Environment: HEAPTRAIL_PRELOAD names the preload library to use instead of\n"
-    "the one installed beside this program.\n";
+    "the one installed beside this program (for --heap=heaptrail:\n"
+    "HEAPTRAIL_MALLOC).\n";
 
 typedef struct record_options {
     const char *output;
     bool force, no_follow, lossy, quiet, free_stacks;
+    bool heaptrail_heap; /* --heap=heaptrail: preload the heaptrail heap instead */
     uint32_t ring_bytes;
     uint32_t stack_depth; /* 0: --no-stacks */
     char **argv;
@@ -126,8 +129,8 @@ static int parse_options(int argc, char **argv, record_options *o)
             if (strcmp(optarg, "system") == 0)
                 break;
             if (strcmp(optarg, "heaptrail") == 0) {
-                ht_cli_error("record", "--heap=heaptrail: the heaptrail heap is not built yet");
-                return HT_EXIT_USAGE;
+                o->heaptrail_heap = true;
+                break;
             }
             return ht_cli_usage_error("record", "bad --heap '%s' (system or heaptrail)", optarg);
         case ':':
@@ -173,10 +176,11 @@ static bool resolve_program(const char *name, char *out, size_t outlen)
     return false;
 }
 
-/* The preload library: HEAPTRAIL_PRELOAD, else ../lib beside this program. */
-static bool find_preload(char *out, size_t outlen)
+/* The preload library: HEAPTRAIL_PRELOAD (HEAPTRAIL_MALLOC for the
+ * heaptrail heap), else ../lib beside this program. */
+static bool find_preload(char *out, size_t outlen, bool heaptrail_heap)
 {
-    const char *env = getenv("HEAPTRAIL_PRELOAD");
+    const char *env = getenv(heaptrail_heap ? "HEAPTRAIL_MALLOC" : "HEAPTRAIL_PRELOAD");
     if (env && *env) {
         snprintf(out, outlen, "%s", env);
         return access(out, R_OK) == 0;
@@ -192,7 +196,8 @@ static bool find_preload(char *out, size_t outlen)
     *slash = '\0';
     const char *libdirs[] = {"/../lib/", "/../lib/x86_64-linux-gnu/", "/../lib64/"};
     for (size_t i = 0; i < sizeof libdirs / sizeof *libdirs; i++) {
-        int n = snprintf(out, outlen, "%s%slibheaptrail-preload.so", self, libdirs[i]);
+        int n = snprintf(out, outlen, "%s%s%s", self, libdirs[i],
+                         heaptrail_heap ? "libheaptrail-malloc.so" : "libheaptrail-preload.so");
         if (n > 0 && (size_t)n < outlen && access(out, R_OK) == 0)
             return true;
     }
@@ -326,8 +331,10 @@ int cmd_record(int argc, char **argv)
         return HT_EXIT_FAILURE;
     }
     char preload[PATH_MAX];
-    if (!find_preload(preload, sizeof preload)) {
-        ht_cli_error("record", "cannot find libheaptrail-preload.so (set HEAPTRAIL_PRELOAD)");
+    if (!find_preload(preload, sizeof preload, o.heaptrail_heap)) {
+        ht_cli_error("record", o.heaptrail_heap
+                                   ? "cannot find libheaptrail-malloc.so (set HEAPTRAIL_MALLOC)"
+                                   : "cannot find libheaptrail-preload.so (set HEAPTRAIL_PRELOAD)");
         return HT_EXIT_FAILURE;
     }
     char path[PATH_MAX], command[4096] = "";

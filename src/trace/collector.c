@@ -370,6 +370,32 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
             return -1;
         ev->u.Realloc = (ETW_HEAP_EVENT_REALLOC){p[0], p[1], p[2], p[3], 0, ht_record_arg(w[0])};
         return 1;
+    case HT_EVENT_HEAP_CREATE:
+        if (n != 2)
+            return -1;
+        ev->u.Create = (ETW_HEAP_EVENT_CREATE){p[0], (uint32_t)p[1]};
+        return 1;
+    case HT_EVENT_HEAP_DESTROY:
+    case HT_EVENT_HEAP_LOCK:
+    case HT_EVENT_HEAP_UNLOCK:
+    case HT_EVENT_HEAP_VALIDATE:
+    case HT_EVENT_HEAP_WALK:
+        if (n != 1)
+            return -1;
+        ev->u.Handle.HeapHandle = p[0];
+        return 1;
+    case HT_EVENT_HEAP_EXPAND:
+    case HT_EVENT_HEAP_CONTRACT:
+        /* The two share their layout. */
+        if (n != 7)
+            return -1;
+        ev->u.Expand = (ETW_HEAP_EVENT_EXPAND){p[0], p[1], p[2], p[3], p[4], p[5], (uint32_t)p[6]};
+        return 1;
+    case HT_EVENT_HEAP_SNAPSHOT:
+        if (n != 5)
+            return -1;
+        ev->u.SnapShot = (ETW_HEAP_EVENT_SNAPSHOT){p[0], p[1], p[2], p[3], (uint32_t)p[4]};
+        return 1;
     case HT_EVENT_OS_MAP:
         if (n != 3)
             return -1;

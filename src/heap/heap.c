@@ -1,0 +1,933 @@
+/* The heap API (heaptrail/heap.h): heap objects, the dispatch of each request
+ * to its path, bad-pointer detection and reporting, validation, walking,
+ * information classes, and fork.
+ *
+ * Which path serves a request:
+ *   - a block of a small size class in this thread's lookaside: LOOKASIDE;
+ *   - else one in this thread's run of LFH blocks, or a fresh batch taken
+ *     from the class's LFH bin once it is open: LOWFRAG;
+ *   - else the back end's free lists: MAINPATH, or SLOWPATH when the heap had
+ *     to grow for it;
+ *   - requests of HT_LARGE_MIN bytes and more: a mapping of their own, SLOWPATH.
+ * A free reports, as its Source, the path that takes the block back. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "heap/heap_internal.h"
+#include "heap/trace.h"
+
+pthread_mutex_t ht_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The process heap lives in static storage, so that malloc works before
+ * anything has been set up; its regions come on first use. */
+static ht_heap process_heap_object = {
+    .lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
+};
+static int process_heap_state; /* 0 not set up, 1 setting up, 2 ready; atomic */
+static uint64_t next_serial = 2; /* 1 is the process heap's */
+
+/* ---- reporting ----------------------------------------------------------------
+ * Messages are formatted by hand into a stack buffer and written with one
+ * system call: this runs inside malloc, perhaps with a damaged heap. */
+typedef struct message {
+    char text[320];
+    size_t len;
+} message;
+
+static void put(message *m, const char *s)
+{
+    while (*s && m->len < sizeof m->text - 1)
+        m->text[m->len++] = *s++;
+}
+
+static void put_hex(message *m, uint64_t v)
+{
+    char digits[19] = "0x";
+    int n = 0;
+    uint64_t t = v;
+    do {
+        n++;
+        t >>= 4;
+    } while (t);
+    for (int i = n - 1; i >= 0; i--, v >>= 4)
+        digits[2 + i] = "0123456789abcdef"[v & 15];
+    digits[2 + n] = '\0';
+    put(m, digits);
+}
+
+static void say(message *m)
+{
+    put(m, "\n");
+    syscall(SYS_write, 2, m->text, m->len);
+}
+
+_Noreturn void ht_heap_corrupt(ht_heap *h, const void *where, const char *what)
+{
+    message m = {.len = 0};
+    put(&m, "heaptrail heap ");
+    put_hex(&m, (uint64_t)(uintptr_t)h);
+    put(&m, ": heap damaged at ");
+    put_hex(&m, (uint64_t)(uintptr_t)where);
+    put(&m, ": ");
+    put(&m, what);
+    say(&m);
+    abort();
+}
+
+static uint32_t policy_of(const ht_heap *h)
+{
+    return h && h->magic == HT_HEAP_MAGIC ? h->error_policy : process_heap_object.error_policy;
+}
+
+/* A call named `op` was given `p`, which is not what it should be. Reports
+ * by the heap's policy; returns 0 with errno EINVAL when the policy lets the
+ * program go on (`may_abort` false: never stop, the caller asked a question). */
+__attribute__((cold, noinline)) static int bad_pointer(ht_heap *h, const char *op, const void *p, const char *what, bool may_abort)
+{
+    uint32_t policy = policy_of(h);
+    if (policy != HT_HEAP_ON_ERROR_SILENT || (may_abort && policy == HT_HEAP_ON_ERROR_ABORT)) {
+        message m = {.len = 0};
+        put(&m, "heaptrail heap ");
+        put_hex(&m, (uint64_t)(uintptr_t)h);
+        put(&m, ": ");
+        put(&m, op);
+        put(&m, "(");
+        put_hex(&m, (uint64_t)(uintptr_t)p);
+        put(&m, "): ");
+        put(&m, what);
+        say(&m);
+    }
+    if (may_abort && policy == HT_HEAP_ON_ERROR_ABORT)
+        abort();
+    errno = EINVAL;
+    return 0;
+}
+
+static bool valid_heap(const ht_heap *h) { return h && h->magic == HT_HEAP_MAGIC; }
+
+/* ---- set-up and the heaps' list --------------------------------------------- */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&ht_heaps_lock);
+    for (ht_heap *h = &process_heap_object; h; h = h->next)
+        pthread_mutex_lock(&h->lock);
+    pthread_mutex_lock(&ht_caches_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&ht_caches_lock);
+    for (ht_heap *h = &process_heap_object; h; h = h->next)
+        pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&ht_heaps_lock);
+}
+
+static void init_recursive(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+static void fork_child(void)
+{
+    /* Only this thread exists now, and it held every lock: start them afresh,
+     * then take back what the vanished threads had cached. */
+    pthread_mutex_init(&ht_caches_lock, NULL);
+    for (ht_heap *h = &process_heap_object; h; h = h->next)
+        init_recursive(&h->lock);
+    pthread_mutex_init(&ht_heaps_lock, NULL);
+    ht_caches_fork_child();
+}
+
+static uint32_t policy_from_environment(void)
+{
+    extern char **environ;
+    const char *v = environ ? getenv("HEAPTRAIL_HEAP_ERRORS") : NULL;
+    if (v && strcmp(v, "report") == 0)
+        return HT_HEAP_ON_ERROR_REPORT;
+    if (v && strcmp(v, "silent") == 0)
+        return HT_HEAP_ON_ERROR_SILENT;
+    return HT_HEAP_ON_ERROR_ABORT;
+}
+
+__attribute__((noinline, cold)) static void set_up_process_heap(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&process_heap_state, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&process_heap_state, __ATOMIC_ACQUIRE) != 2)
+            syscall(SYS_sched_yield);
+        return;
+    }
+    ht_heap *h = &process_heap_object;
+    h->serial = 1;
+    h->cookie = ht_pages_random32();
+    h->compat = HT_HEAP_COMPAT_LFH;
+    h->error_policy = policy_from_environment();
+    ht_backend_init(h);
+    ht_lookaside_init();
+    h->magic = HT_HEAP_MAGIC;
+    __atomic_store_n(&process_heap_state, 2, __ATOMIC_RELEASE);
+    /* After the heap is ready: registering may allocate. */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    ht_trace_attach();
+    ht_trace_heap_event(HT_EVENT_HEAP_CREATE, h, 0);
+}
+
+ht_heap *ht_process_heap(void)
+{
+    if (ht_unlikely(__atomic_load_n(&process_heap_state, __ATOMIC_ACQUIRE) != 2))
+        set_up_process_heap();
+    return &process_heap_object;
+}
+
+void ht_heap_apply_environment(void) { ht_process_heap()->error_policy = policy_from_environment(); }
+
+ht_heap *ht_heap_by_serial(uint64_t serial)
+{
+    for (ht_heap *h = &process_heap_object; h; h = h->next)
+        if (h->serial == serial)
+            return h;
+    return NULL;
+}
+
+void ht_heap_lock_internal(ht_heap *h)
+{
+    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
+        pthread_mutex_lock(&h->lock);
+}
+
+void ht_heap_unlock_internal(ht_heap *h)
+{
+    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
+        pthread_mutex_unlock(&h->lock);
+}
+
+ht_heap *ht_heap_create(unsigned flags, size_t initial_size, size_t maximum_size)
+{
+    ht_process_heap();
+    if (maximum_size && initial_size > maximum_size) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* A fixed-size heap's one region is its maximum; a growable heap starts
+     * with at least half a granule. */
+    size_t bytes = maximum_size ? maximum_size : initial_size > HT_GRANULE / 2 ? initial_size : HT_GRANULE / 2;
+    ht_heap *h = ht_backend_new_heap(bytes, ht_pages_random32(), maximum_size);
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    h->flags = flags & (HT_HEAP_NO_SERIALIZE | HT_HEAP_GENERATE_EXCEPTIONS);
+    h->compat = (flags & HT_HEAP_NO_SERIALIZE) || maximum_size ? HT_HEAP_COMPAT_STANDARD : HT_HEAP_COMPAT_LFH;
+    h->error_policy = process_heap_object.error_policy;
+    init_recursive(&h->lock);
+    h->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
+    h->cache_slot = 1 + (uint32_t)(h->serial % (HT_CACHE_SLOTS - 1)); /* slot 0 is the process heap's */
+    h->magic = HT_HEAP_MAGIC;
+    pthread_mutex_lock(&ht_heaps_lock);
+    ht_heap *last = &process_heap_object;
+    while (last->next)
+        last = last->next;
+    last->next = h;
+    h->prev = last;
+    pthread_mutex_unlock(&ht_heaps_lock);
+    ht_trace_heap_event(HT_EVENT_HEAP_CREATE, h, h->flags);
+    ht_trace_extent(HT_EVENT_HEAP_EXPAND, h, h->segments, h->segments->size);
+    return h;
+}
+
+int ht_heap_destroy(ht_heap *h)
+{
+    if (!valid_heap(h) || h == &process_heap_object) {
+        errno = EINVAL;
+        return 0;
+    }
+    pthread_mutex_lock(&ht_heaps_lock);
+    h->prev->next = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&ht_heaps_lock);
+    ht_caches_forget_heap(h); /* other threads' caches of it are recognised as stale by serial */
+    ht_trace_heap_event(HT_EVENT_HEAP_DESTROY, h, 0);
+    ht_segment *first = NULL;
+    for (ht_segment *s = h->segments, *next; s; s = next) {
+        next = s->next;
+        if (s->permanent) {
+            first = s;
+            continue;
+        }
+        ht_segmap_unregister(s);
+        s->magic = 0;
+        ht_pages_unmap(s, s->size);
+    }
+    h->magic = 0;
+    pthread_mutex_destroy(&h->lock);
+    ht_segmap_unregister(first);
+    first->magic = 0;
+    ht_pages_unmap(first, first->size);
+    return 1;
+}
+
+size_t ht_process_heaps(ht_heap **heaps, size_t capacity)
+{
+    ht_process_heap();
+    size_t n = 0;
+    pthread_mutex_lock(&ht_heaps_lock);
+    for (ht_heap *h = &process_heap_object; h; h = h->next, n++)
+        if (heaps && n < capacity)
+            heaps[n] = h;
+    pthread_mutex_unlock(&ht_heaps_lock);
+    return n;
+}
+
+/* ---- blocks -------------------------------------------------------------------- */
+static size_t capacity_of(const ht_block *b, unsigned state)
+{
+    return state == HT_STATE_BUSY_LARGE ? ht_large_capacity(b) : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+}
+
+/* The largest class whose capacity fits in a block of `capacity` bytes. */
+static inline unsigned class_within(size_t capacity)
+{
+    if (ht_likely(capacity <= 1024))
+        return (unsigned)(capacity / 16) - 1; /* a multiple of 16: exact */
+    unsigned c = ht_size_class(capacity);
+    return ht_class_capacity(c) > capacity ? c - 1 : c;
+}
+
+/* Find the live block p of heap h. Returns its header and state, or NULL
+ * after telling what is wrong in *what. */
+static inline ht_block *find_block(ht_heap *h, const void *p, unsigned *state, const char **what)
+{
+    ht_segment *s = ht_segmap_lookup(p);
+    if (!s) {
+        *what = "not a block of any heaptrail heap (foreign pointer)";
+        return NULL;
+    }
+    if (s->heap != h) {
+        *what = valid_heap(s->heap) ? "the block belongs to another heap" : "not a live block";
+        return NULL;
+    }
+    if (((uintptr_t)p & 15) != 0 || (uintptr_t)p - (uintptr_t)s < s->first_block + HT_BLOCK_HEADER) {
+        *what = "not the start of a block";
+        return NULL;
+    }
+    ht_block *b = ht_header_of(p);
+    *state = ht_block_state(b, h->cookie);
+    switch (*state) {
+    case HT_STATE_BUSY_MAIN:
+    case HT_STATE_BUSY_LFH:
+    case HT_STATE_BUSY_LARGE:
+        return b;
+    case HT_STATE_FREE:
+        *what = "double free: the block is already free";
+        return NULL;
+    case HT_STATE_CACHED_MAIN:
+    case HT_STATE_CACHED_LFH:
+        *what = "double free: the block is already free (resting in a lookaside or size-class cache)";
+        return NULL;
+    case 0:
+        *what = "not the start of a live block, or its header is damaged";
+        return NULL;
+    default:
+        *what = "not a block (the heap's own bookkeeping)";
+        return NULL;
+    }
+}
+
+/* Every block handed out carries a checked tag already (the path that found
+ * it made or verified it): only its state changes. */
+static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
+{
+    ht_retag(b, busy_state);
+    b->slack = (uint32_t)(capacity_of(b, busy_state) - size);
+    return ht_payload_of(b);
+}
+
+/* The cached paths: this thread's lookaside, then its LFH run. */
+static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
+{
+    ht_heap_cache *hc = ht_cache_of(h);
+    if (ht_unlikely(hc == NULL))
+        return NULL;
+    ht_class_cache *cc = &hc->classes[ht_size_class(size)];
+    ht_block *b = cc->lookaside;
+    if (ht_likely(b != NULL)) {
+        cc->lookaside = *ht_block_link(b);
+        cc->lookaside_count--;
+        *source = MEMORY_FROM_LOOKASIDE;
+    } else if ((b = cc->run) != NULL) {
+        cc->run = *ht_block_link(b);
+        *source = MEMORY_FROM_LOWFRAG;
+    } else {
+        return NULL;
+    }
+    unsigned state = ht_block_state(b, h->cookie);
+    if (ht_unlikely(state != HT_STATE_CACHED_LFH && state != HT_STATE_CACHED_MAIN))
+        ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
+    return hand_out(b, state == HT_STATE_CACHED_LFH ? HT_STATE_BUSY_LFH : HT_STATE_BUSY_MAIN, size);
+}
+
+static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
+{
+    if (h->maximum && size > h->maximum) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint32_t compat = __atomic_load_n(&h->compat, __ATOMIC_RELAXED);
+    if (size <= HT_SMALL_MAX) {
+        unsigned c = ht_size_class(size);
+        ht_heap_cache *hc = compat != HT_HEAP_COMPAT_STANDARD ? ht_cache_attach(h) : NULL;
+        ht_heap_lock_internal(h);
+        if (__atomic_load_n(&h->lfh[c].active, __ATOMIC_RELAXED)) {
+            /* A batch another thread left, whole, else fresh blocks from the pages. */
+            unsigned n = 0;
+            ht_block *list = hc ? ht_lfh_pop_batch(h, c, &n) : NULL;
+            if (!list)
+                n = ht_lfh_take(h, c, &list, hc ? ht_run_batch(c) : 1);
+            if (n) {
+                ht_block *b = list;
+                if (hc)
+                    hc->classes[c].run = *ht_block_link(b);
+                ht_heap_unlock_internal(h);
+                *source = MEMORY_FROM_LOWFRAG;
+                /* A batch from another thread may hold back-end blocks too. */
+                unsigned state = ht_block_state(b, h->cookie);
+                return hand_out(b, state == HT_STATE_CACHED_MAIN ? HT_STATE_BUSY_MAIN : HT_STATE_BUSY_LFH, size);
+            }
+        }
+        bool grew;
+        ht_block *b = ht_backend_alloc(h, ht_class_capacity(c) + HT_BLOCK_HEADER, &grew);
+        if (b && compat == HT_HEAP_COMPAT_LFH)
+            ht_lfh_note_demand(h, c);
+        ht_heap_unlock_internal(h);
+        if (!b)
+            return NULL;
+        *source = grew ? MEMORY_FROM_SLOWPATH : MEMORY_FROM_MAINPATH;
+        return hand_out(b, HT_STATE_BUSY_MAIN, size);
+    }
+    ht_block *b;
+    bool grew = true;
+    ht_heap_lock_internal(h);
+    if (size < HT_LARGE_MIN || h->maximum) {
+        size_t bytes = ((size + 15) & ~(size_t)15) + HT_BLOCK_HEADER;
+        b = bytes > size ? ht_backend_alloc(h, bytes, &grew) : NULL;
+    } else {
+        b = ht_large_alloc(h, size, 16);
+    }
+    ht_heap_unlock_internal(h);
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    *source = grew ? MEMORY_FROM_SLOWPATH : MEMORY_FROM_MAINPATH;
+    return hand_out(b, b->size16 ? HT_STATE_BUSY_MAIN : HT_STATE_BUSY_LARGE, size);
+}
+
+/* Every path but the cached ones. */
+__attribute__((noinline)) static void *alloc_slow(ht_heap *h, unsigned flags, size_t size, uint32_t *source)
+{
+    if (ht_unlikely(!valid_heap(h))) {
+        bad_pointer(h, "HeapAlloc", h, "not a heap handle", true);
+        return NULL;
+    }
+    void *p = alloc_locked_paths(h, size, source);
+    if (!p && ((flags | h->flags) & HT_HEAP_GENERATE_EXCEPTIONS)) {
+        message m = {.len = 0};
+        put(&m, "heaptrail heap ");
+        put_hex(&m, (uint64_t)(uintptr_t)h);
+        put(&m, ": out of memory for a block of ");
+        put_hex(&m, size);
+        put(&m, " bytes (HT_HEAP_GENERATE_EXCEPTIONS)");
+        say(&m);
+        abort();
+    }
+    return p;
+}
+
+static inline void *alloc_any(ht_heap *h, unsigned flags, size_t size, uint32_t *source)
+{
+    void *p = size <= HT_SMALL_MAX ? alloc_cached(h, size, source) : NULL;
+    return ht_likely(p != NULL) ? p : alloc_slow(h, flags, size, source);
+}
+
+/* Every allocation but the common one. */
+__attribute__((noinline)) static void *alloc_full(ht_heap *h, unsigned flags, size_t size)
+{
+    uint32_t source;
+    void *p = alloc_any(h, flags, size, &source);
+    if (ht_unlikely(p == NULL))
+        return NULL;
+    /* A large block of a growable heap is a fresh mapping: zero already, and
+     * writing it would make all of it resident. */
+    if ((flags & HT_HEAP_ZERO_MEMORY) && (size < HT_LARGE_MIN || h->maximum))
+        memset(p, 0, size);
+    if (ht_unlikely(ht_heap_tracing()))
+        ht_trace_alloc(h, p, size, source);
+    return p;
+}
+
+void *ht_heap_alloc(ht_heap *h, unsigned flags, size_t size)
+{
+    /* The common allocation: a small block from this thread's caches, no
+     * zeroing, nobody recording. */
+    if (ht_likely(size <= HT_SMALL_MAX && flags == 0 && !ht_heap_tracing())) {
+        uint32_t source;
+        void *p = alloc_cached(h, size, &source);
+        if (ht_likely(p != NULL))
+            return p;
+    }
+    return alloc_full(h, flags, size);
+}
+
+void *ht_heap_alloc_aligned(ht_heap *h, unsigned flags, size_t align, size_t size)
+{
+    if (align <= 16)
+        return ht_heap_alloc(h, flags, size);
+    if ((align & (align - 1)) != 0 || !valid_heap(h)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (h->maximum && size > h->maximum) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ht_block *b = NULL;
+    bool grew = true;
+    ht_heap_lock_internal(h);
+    if ((size < HT_LARGE_MIN || h->maximum) && align <= HT_GRANULE / 16) {
+        size_t bytes = ((size + 15) & ~(size_t)15) + HT_BLOCK_HEADER;
+        if (bytes > size)
+            b = ht_backend_alloc_aligned(h, bytes < HT_MIN_BLOCK ? HT_MIN_BLOCK : bytes, align, &grew);
+    } else {
+        b = ht_large_alloc(h, size, align);
+    }
+    ht_heap_unlock_internal(h);
+    if (!b) {
+        if ((flags | h->flags) & HT_HEAP_GENERATE_EXCEPTIONS)
+            alloc_any(h, flags, SIZE_MAX, &(uint32_t){0}); /* reports and aborts */
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = hand_out(b, b->size16 ? HT_STATE_BUSY_MAIN : HT_STATE_BUSY_LARGE, size);
+    if (flags & HT_HEAP_ZERO_MEMORY)
+        memset(p, 0, size);
+    if (ht_unlikely(ht_heap_tracing()))
+        ht_trace_alloc(h, p, size, grew ? MEMORY_FROM_SLOWPATH : MEMORY_FROM_MAINPATH);
+    return p;
+}
+
+/* The locked paths of a free. */
+__attribute__((noinline)) static uint32_t release_locked(ht_heap *h, ht_block *b, unsigned state)
+{
+    ht_heap_lock_internal(h);
+    uint32_t source;
+    if (state == HT_STATE_BUSY_LFH) {
+        ht_lfh_give(h, b);
+        source = MEMORY_FROM_LOWFRAG;
+    } else if (state == HT_STATE_BUSY_MAIN) {
+        ht_backend_free(h, b);
+        source = MEMORY_FROM_MAINPATH;
+    } else {
+        ht_large_free(h, b);
+        source = MEMORY_FROM_SLOWPATH;
+    }
+    ht_heap_unlock_internal(h);
+    return source;
+}
+
+/* Take a live block back; returns the Source of the path that took it. */
+static inline uint32_t release(ht_heap *h, ht_block *b, unsigned state)
+{
+    if (state != HT_STATE_BUSY_LARGE) {
+        size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+        ht_heap_cache *hc = capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? ht_cache_of(h) : NULL;
+        if (ht_likely(hc != NULL)) {
+            unsigned c = class_within(capacity);
+            ht_class_cache *cc = &hc->classes[c];
+            if (ht_unlikely(cc->lookaside_count >= ht_lookaside_limits[c]))
+                ht_cache_overflow(hc, c);
+            ht_retag(b, state == HT_STATE_BUSY_LFH ? HT_STATE_CACHED_LFH : HT_STATE_CACHED_MAIN);
+            *ht_block_link(b) = cc->lookaside;
+            cc->lookaside = b;
+            cc->lookaside_count++;
+            return MEMORY_FROM_LOOKASIDE;
+        }
+    }
+    return release_locked(h, b, state);
+}
+
+/* The Source a free of b would report, for the event stamped before it. */
+static uint32_t release_source(ht_heap *h, const ht_block *b, unsigned state)
+{
+    if (state == HT_STATE_BUSY_LARGE)
+        return MEMORY_FROM_SLOWPATH;
+    if ((size_t)b->size16 * 16 <= HT_SMALL_MAX + 2 * HT_BLOCK_HEADER && ht_cache_of(h))
+        return MEMORY_FROM_LOOKASIDE;
+    return state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
+}
+
+/* The common free: a live small block of this heap into this thread's
+ * lookaside, with room there and nobody recording. False: take the full path. */
+static inline bool free_fast(ht_heap *h, void *p)
+{
+    ht_segment *s = ht_segmap_lookup(p);
+    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
+                    (uintptr_t)p - (uintptr_t)s < s->first_block + HT_BLOCK_HEADER))
+        return false;
+    ht_block *b = ht_header_of(p);
+    unsigned state = ht_block_state(b, h->cookie);
+    if (ht_unlikely(state != HT_STATE_BUSY_LFH && state != HT_STATE_BUSY_MAIN))
+        return false;
+    size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    ht_heap_cache *hc = ht_cache_of(h);
+    if (ht_unlikely(hc == NULL || capacity > HT_SMALL_MAX + HT_BLOCK_HEADER || ht_heap_tracing()))
+        return false;
+    unsigned c = class_within(capacity);
+    ht_class_cache *cc = &hc->classes[c];
+    if (ht_unlikely(cc->lookaside_count >= ht_lookaside_limits[c]))
+        return false;
+    ht_retag(b, state == HT_STATE_BUSY_LFH ? HT_STATE_CACHED_LFH : HT_STATE_CACHED_MAIN);
+    *ht_block_link(b) = cc->lookaside;
+    cc->lookaside = b;
+    cc->lookaside_count++;
+    return true;
+}
+
+__attribute__((noinline)) static int free_slow(ht_heap *h, void *p)
+{
+    unsigned state = 0;
+    const char *what;
+    ht_block *b = find_block(h, p, &state, &what);
+    if (ht_unlikely(b == NULL)) {
+        if (ht_heap_tracing())
+            ht_trace_free(h, p, MEMORY_FROM_INVALID);
+        return bad_pointer(h, "HeapFree", p, what, true);
+    }
+    if (ht_unlikely(ht_heap_tracing()))
+        ht_trace_free(h, p, release_source(h, b, state));
+    release(h, b, state);
+    return 1;
+}
+
+int ht_heap_free(ht_heap *h, unsigned flags, void *p)
+{
+    (void)flags;
+    if (ht_unlikely(p == NULL))
+        return 1;
+    return ht_likely(free_fast(h, p)) ? 1 : free_slow(h, p);
+}
+
+size_t ht_heap_size(ht_heap *h, unsigned flags, const void *p)
+{
+    (void)flags;
+    unsigned state = 0;
+    const char *what;
+    ht_block *b = find_block(h, p, &state, &what);
+    if (!b) {
+        bad_pointer(h, "HeapSize", p, what, true);
+        return (size_t)-1;
+    }
+    return capacity_of(b, state) - b->slack;
+}
+
+size_t ht_heap_usable_size(ht_heap *h, const void *p)
+{
+    unsigned state = 0;
+    const char *what;
+    ht_block *b = find_block(h, p, &state, &what);
+    if (!b) {
+        bad_pointer(h, "malloc_usable_size", p, what, true);
+        return 0;
+    }
+    return capacity_of(b, state);
+}
+
+void *ht_heap_realloc(ht_heap *h, unsigned flags, void *p, size_t size)
+{
+    unsigned state = 0;
+    const char *what = "a NULL block cannot be reallocated";
+    ht_block *b = p ? find_block(h, p, &state, &what) : NULL;
+    if (!b) {
+        if (ht_heap_tracing())
+            ht_trace_free(h, p, MEMORY_FROM_INVALID);
+        bad_pointer(h, "HeapReAlloc", p, what, p != NULL);
+        return NULL;
+    }
+    if (h->maximum && size > h->maximum) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t capacity = capacity_of(b, state), old_size = capacity - b->slack;
+    bool in_place_only = flags & HT_HEAP_REALLOC_IN_PLACE_ONLY;
+    void *q = NULL;
+    uint32_t source = MEMORY_FROM_MAINPATH;
+    if (state == HT_STATE_BUSY_LARGE && (size >= HT_LARGE_MIN / 2 || in_place_only)) {
+        ht_heap_lock_internal(h);
+        ht_block *nb = ht_large_resize(h, b, size, !in_place_only);
+        ht_heap_unlock_internal(h);
+        if (!nb)
+            return NULL;
+        q = ht_payload_of(nb);
+        source = MEMORY_FROM_SLOWPATH;
+    } else if (state != HT_STATE_BUSY_LARGE && size <= capacity && (size >= capacity / 2 || in_place_only)) {
+        /* Fits, and not so much smaller that the block would waste most of itself. */
+        b->slack = (uint32_t)(capacity - size);
+        q = p;
+        source = state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
+    } else if (state == HT_STATE_BUSY_MAIN && (size < HT_LARGE_MIN || h->maximum) &&
+               (size > HT_SMALL_MAX || in_place_only)) {
+        size_t bytes = ((size + 15) & ~(size_t)15) + HT_BLOCK_HEADER;
+        ht_heap_lock_internal(h);
+        bool resized = bytes > size && ht_backend_resize(h, b, bytes < HT_MIN_BLOCK ? HT_MIN_BLOCK : bytes);
+        ht_heap_unlock_internal(h);
+        if (resized) {
+            b->slack = (uint32_t)(capacity_of(b, state) - size);
+            q = p;
+        }
+    }
+    if (!q) {
+        if (in_place_only) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        q = alloc_any(h, flags & ~HT_HEAP_GENERATE_EXCEPTIONS, size, &source);
+        if (!q) {
+            if ((flags | h->flags) & HT_HEAP_GENERATE_EXCEPTIONS)
+                alloc_any(h, flags, size, &source); /* reports and aborts */
+            return NULL;
+        }
+        size_t keep = capacity_of(ht_header_of(q), ht_block_state(ht_header_of(q), h->cookie));
+        memcpy(q, p, keep < capacity ? keep : capacity);
+        if ((flags & HT_HEAP_ZERO_MEMORY) && size > old_size)
+            memset((char *)q + old_size, 0, size - old_size);
+        if (ht_unlikely(ht_heap_tracing()))
+            ht_trace_realloc(h, q, p, size, source);
+        release(h, b, state);
+        return q;
+    }
+    if ((flags & HT_HEAP_ZERO_MEMORY) && size > old_size)
+        memset((char *)q + old_size, 0, size - old_size);
+    if (ht_unlikely(ht_heap_tracing()))
+        ht_trace_realloc(h, q, p, size, source);
+    return q;
+}
+
+/* ---- validation --------------------------------------------------------------- */
+int ht_heap_validate(ht_heap *h, unsigned flags, const void *p)
+{
+    (void)flags;
+    if (!valid_heap(h))
+        return bad_pointer(h, "HeapValidate", h, "not a heap handle", false);
+    ht_trace_heap_event(HT_EVENT_HEAP_VALIDATE, h, 0);
+    if (p) {
+        unsigned state = 0;
+        const char *what;
+        return find_block(h, p, &state, &what) ? 1 : bad_pointer(h, "HeapValidate", p, what, false);
+    }
+    const char *what = NULL;
+    const void *where = NULL;
+    ht_heap_lock_internal(h);
+    bool ok = ht_backend_check(h, &what, &where);
+    for (ht_segment *s = h->segments; ok && s; s = s->next)
+        if (s->kind == HT_SEGMENT_LARGE) {
+            ht_block *b = (ht_block *)((char *)s + s->first_block);
+            if (ht_block_state(b, h->cookie) != HT_STATE_BUSY_LARGE || b->slack >= s->size) {
+                ok = false;
+                what = "large block header damaged";
+                where = ht_payload_of(b);
+            }
+        }
+    ht_heap_unlock_internal(h);
+    return ok ? 1 : bad_pointer(h, "HeapValidate", where, what, false);
+}
+
+/* ---- walking ------------------------------------------------------------------ */
+static int walk_region(ht_segment *s, ht_heap_entry *e)
+{
+    if (!s) {
+        errno = ENOENT;
+        return 0;
+    }
+    *e = (ht_heap_entry){.data = s, .size = s->size, .overhead = s->first_block,
+                         .region_index = s->index, .flags = HT_HEAP_ENTRY_REGION};
+    return 1;
+}
+
+static int walk_block(ht_heap *h, ht_segment *s, ht_block *b, ht_heap_entry *e)
+{
+    unsigned state = ht_block_state(b, h->cookie);
+    bool busy = state == HT_STATE_BUSY_MAIN || state == HT_STATE_BUSY_LFH || state == HT_STATE_BUSY_LARGE;
+    size_t capacity = capacity_of(b, state);
+    *e = (ht_heap_entry){.data = ht_payload_of(b),
+                         .size = busy ? capacity - b->slack : capacity,
+                         .overhead = HT_BLOCK_HEADER + (busy ? b->slack : 0),
+                         .region_index = s->index,
+                         .flags = busy ? HT_HEAP_ENTRY_BUSY : 0};
+    return 1;
+}
+
+/* The entry at back-end block b or after it: a size-class page shows its
+ * blocks instead of itself; the END sentinel leads to the next region. */
+static int walk_from(ht_heap *h, ht_segment *s, ht_block *b, ht_heap_entry *e)
+{
+    for (;;) {
+        unsigned state = ht_block_state(b, h->cookie);
+        if (state == HT_STATE_END)
+            return walk_region(s->next, e);
+        if (state != HT_STATE_LFH_PAGE)
+            return walk_block(h, s, b, e);
+        ht_lfh_page *page = ht_payload_of(b);
+        char *first = (char *)page + HT_LFH_PAGE_HEADER;
+        if (first < page->bump)
+            return walk_block(h, s, (ht_block *)first, e);
+        b = ht_backend_next(b);
+    }
+}
+
+int ht_heap_walk(ht_heap *h, ht_heap_entry *e)
+{
+    if (!valid_heap(h) || !e) {
+        errno = EINVAL;
+        return 0;
+    }
+    if (!e->data)
+        ht_trace_heap_event(HT_EVENT_HEAP_WALK, h, 0);
+    ht_heap_lock_internal(h);
+    int r;
+    if (!e->data) {
+        r = walk_region(h->segments, e);
+    } else {
+        ht_segment *s = ht_segmap_lookup(e->data);
+        if (!s || s->heap != h) {
+            errno = EINVAL;
+            r = 0;
+        } else if (e->flags & HT_HEAP_ENTRY_REGION) {
+            r = walk_from(h, s, (ht_block *)((char *)s + s->first_block), e);
+        } else if (s->kind == HT_SEGMENT_LARGE) {
+            r = walk_region(s->next, e);
+        } else {
+            ht_block *b = ht_header_of(e->data);
+            unsigned state = ht_block_state(b, h->cookie);
+            if (state == HT_STATE_BUSY_LFH || state == HT_STATE_CACHED_LFH) {
+                ht_lfh_page *page = ht_lfh_page_of(b);
+                ht_block *next = ht_backend_next(b);
+                r = (char *)next < page->bump ? walk_block(h, s, next, e)
+                                              : walk_from(h, s, ht_backend_next(ht_header_of(page)), e);
+            } else {
+                r = walk_from(h, s, ht_backend_next(b), e);
+            }
+        }
+    }
+    ht_heap_unlock_internal(h);
+    return r;
+}
+
+/* ---- compaction, locking, information --------------------------------------- */
+size_t ht_heap_compact(ht_heap *h, unsigned flags)
+{
+    (void)flags;
+    if (!valid_heap(h)) {
+        errno = EINVAL;
+        return 0;
+    }
+    ht_heap_cache *hc = ht_cache_of(h);
+    if (hc)
+        ht_cache_flush(hc, true);
+    ht_heap_lock_internal(h);
+    ht_lfh_drain_batches(h);
+    h->spare = NULL;
+    ht_backend_trim(h);
+    size_t largest = ht_backend_largest_free(h);
+    ht_trace_snapshot(h);
+    ht_heap_unlock_internal(h);
+    errno = 0; /* 0 with errno 0: the heap has no free block */
+    return largest;
+}
+
+int ht_heap_lock(ht_heap *h)
+{
+    if (!valid_heap(h) || (h->flags & HT_HEAP_NO_SERIALIZE)) {
+        errno = EINVAL;
+        return 0;
+    }
+    pthread_mutex_lock(&h->lock);
+    ht_trace_heap_event(HT_EVENT_HEAP_LOCK, h, 0);
+    return 1;
+}
+
+int ht_heap_unlock(ht_heap *h)
+{
+    if (!valid_heap(h) || (h->flags & HT_HEAP_NO_SERIALIZE)) {
+        errno = EINVAL;
+        return 0;
+    }
+    ht_trace_heap_event(HT_EVENT_HEAP_UNLOCK, h, 0);
+    if (pthread_mutex_unlock(&h->lock) != 0) {
+        errno = EPERM;
+        return 0;
+    }
+    return 1;
+}
+
+int ht_heap_query(ht_heap *h, int info_class, void *out, size_t length, size_t *needed)
+{
+    if (!valid_heap(h)) {
+        errno = EINVAL;
+        return 0;
+    }
+    if (needed)
+        *needed = sizeof(uint32_t);
+    if (info_class != HT_HEAP_COMPATIBILITY_INFORMATION && info_class != HT_HEAP_ERROR_POLICY_INFORMATION) {
+        errno = EINVAL;
+        return 0;
+    }
+    if (!out || length < sizeof(uint32_t)) {
+        errno = ERANGE;
+        return 0;
+    }
+    uint32_t v = info_class == HT_HEAP_COMPATIBILITY_INFORMATION ? __atomic_load_n(&h->compat, __ATOMIC_RELAXED)
+                                                                 : h->error_policy;
+    memcpy(out, &v, sizeof v);
+    return 1;
+}
+
+int ht_heap_set(ht_heap *h, int info_class, const void *in, size_t length)
+{
+    uint32_t v;
+    if (!valid_heap(h) || !in || length < sizeof v) {
+        errno = EINVAL;
+        return 0;
+    }
+    memcpy(&v, in, sizeof v);
+    if (info_class == HT_HEAP_ERROR_POLICY_INFORMATION && v <= HT_HEAP_ON_ERROR_SILENT) {
+        h->error_policy = v;
+        return 1;
+    }
+    if (info_class != HT_HEAP_COMPATIBILITY_INFORMATION || v > HT_HEAP_COMPAT_LFH ||
+        v < __atomic_load_n(&h->compat, __ATOMIC_RELAXED) ||
+        (v == HT_HEAP_COMPAT_LFH && ((h->flags & HT_HEAP_NO_SERIALIZE) || h->maximum))) {
+        errno = EINVAL;
+        return 0;
+    }
+    __atomic_store_n(&h->compat, v, __ATOMIC_RELAXED);
+    return 1;
+}
+
+void ht_heap_snapshot_all(void)
+{
+    if (!ht_heap_tracing())
+        return;
+    pthread_mutex_lock(&ht_heaps_lock);
+    for (ht_heap *h = &process_heap_object; h; h = h->next)
+        ht_trace_snapshot(h);
+    pthread_mutex_unlock(&ht_heaps_lock);
+}

@@ -1,0 +1,305 @@
+/* The heaptrail heap's shared structures: block headers, segments, size
+ * classes, the heap object and the per-thread caches. docs/HEAP.md tells the
+ * design; each path has its own file (lookaside.c, lfh.c, backend.c,
+ * large.c), os.c talks to the kernel, heap.c is the public API. */
+#ifndef HT_HEAP_INTERNAL_H
+#define HT_HEAP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaptrail/events.h"
+#include "heaptrail/heap.h"
+
+#define HT_HEAP_HIDDEN __attribute__((visibility("hidden")))
+#define ht_likely(x) __builtin_expect(!!(x), 1)
+#define ht_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- blocks ----------------------------------------------------------------
+ * Every block starts with a 16-byte header; the caller's bytes follow it, so
+ * they are 16-byte aligned. The tag holds the block's state in its low four
+ * bits and, above them, a check word derived from the header's address and
+ * the heap's cookie: a header that was overwritten, or an address that is not
+ * a block, fails the check. */
+typedef struct ht_block {
+    uint32_t prev16; /* back end: previous block's size / 16 (0: first); LFH: offset from its page / 16 */
+    uint32_t size16; /* whole block (header included) / 16; 0 for a large block */
+    uint32_t slack;  /* capacity - requested size */
+    uint32_t tag;
+} ht_block;
+
+#define HT_BLOCK_HEADER 16u
+#define HT_MIN_BLOCK 32u /* header and two free-list links */
+
+enum ht_block_state {
+    HT_STATE_FREE = 1,        /* back-end block on a free list */
+    HT_STATE_BUSY_MAIN = 2,   /* live back-end block */
+    HT_STATE_BUSY_LFH = 3,    /* live size-class block */
+    HT_STATE_BUSY_LARGE = 4,  /* live block mapped on its own */
+    HT_STATE_CACHED_MAIN = 5, /* freed back-end block resting in a lookaside */
+    HT_STATE_CACHED_LFH = 6,  /* size-class block that is not handed out */
+    HT_STATE_LFH_PAGE = 7,    /* back-end block that holds a size-class page */
+    HT_STATE_END = 8,         /* sentinel at the end of a segment */
+};
+
+static inline uint32_t ht_tag_check(const void *header, uint32_t cookie)
+{
+    /* One xor: cheap on every operation, and still different for every
+     * header position and every heap (the cookie is random per heap). */
+    return (uint32_t)((uintptr_t)header >> 4) ^ cookie;
+}
+
+static inline uint32_t ht_make_tag(const ht_block *b, uint32_t cookie, unsigned state)
+{
+    return (ht_tag_check(b, cookie) & ~0xFu) | state;
+}
+
+/* Change the state of a block whose tag checks: its check word stays. */
+static inline void ht_retag(ht_block *b, unsigned state) { b->tag = (b->tag & ~0xFu) | state; }
+
+/* The state of b, or 0 when its tag does not check. */
+static inline unsigned ht_block_state(const ht_block *b, uint32_t cookie)
+{
+    uint32_t tag = b->tag;
+    return ((tag ^ ht_tag_check(b, cookie)) & ~0xFu) == 0 ? (tag & 0xFu) : 0;
+}
+
+static inline ht_block *ht_header_of(const void *p) { return (ht_block *)((uintptr_t)p - HT_BLOCK_HEADER); }
+static inline void *ht_payload_of(ht_block *b) { return (char *)b + HT_BLOCK_HEADER; }
+
+/* ---- size classes (lookaside and LFH) --------------------------------------
+ * 16-byte steps up to 1 KiB, then four classes per doubling up to 16 KiB. */
+#define HT_CLASS_COUNT 80
+#define HT_SMALL_MAX 16384u
+
+static inline unsigned ht_size_class(size_t size)
+{
+    if (size <= 1024)
+        return size ? (unsigned)((size + 15) >> 4) - 1 : 0;
+    unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 10..13 */
+    unsigned step = (unsigned)((size - 1) >> (lg - 2)) & 3u;
+    return 64 + (lg - 10) * 4 + step;
+}
+
+/* Bytes a block of this class can hold. */
+static inline size_t ht_class_capacity(unsigned c)
+{
+    if (c < 64)
+        return (size_t)(c + 1) * 16;
+    unsigned k = c - 64;
+    return ((size_t)4 + (k & 3u) + 1) << (k / 4 + 8);
+}
+
+/* ---- segments --------------------------------------------------------------
+ * The heap's memory comes in segments: mappings aligned to HT_GRANULE, with
+ * this header first. Every granule of a segment is entered in the segment map
+ * (os.c), which is how a pointer is known to be the heap's, and whose. */
+#define HT_GRANULE ((size_t)4 << 20)
+#define HT_SEGMENT_MAGIC 0x48545345474d4e54ull
+
+enum ht_segment_kind { HT_SEGMENT_BACKEND = 1, HT_SEGMENT_LARGE = 2 };
+
+typedef struct ht_segment {
+    uint64_t magic;
+    struct ht_heap *heap;
+    size_t size; /* bytes mapped */
+    uint32_t kind;
+    uint32_t index; /* region index within the heap at creation (walk order) */
+    struct ht_segment *next, *prev;
+    size_t first_block; /* offset of the first block (back end) or of the large block */
+    uint32_t permanent; /* the heap's first segment: it lives as long as the heap */
+} ht_segment;
+
+/* ---- the back end's free lists ------------------------------------------ */
+#define HT_FREE_BINS 192
+
+typedef struct ht_free_block {
+    ht_block header;
+    struct ht_free_block *next, *prev;
+} ht_free_block;
+
+/* ---- the LFH ----------------------------------------------------------------
+ * A page is a back-end block cut into blocks of one size class. */
+typedef struct ht_lfh_page {
+    uint64_t magic;
+    struct ht_lfh_page *next, *prev; /* the bin's list of pages with room */
+    ht_block *free;                  /* blocks given back to the page (LIFO) */
+    char *bump;                      /* first never-used byte */
+    char *end;
+    uint32_t used;                   /* blocks out of the page (live or cached) */
+    uint32_t capacity;               /* blocks the page holds */
+    uint32_t class_index;
+    uint32_t on_list;
+} ht_lfh_page;
+
+#define HT_LFH_PAGE_MAGIC 0x4854504147454c46ull
+#define HT_LFH_PAGE_HEADER ((sizeof(ht_lfh_page) + 15) & ~(size_t)15)
+#define HT_LFH_ACTIVATION 18 /* back-end allocations of a class before its LFH bin opens */
+
+typedef struct ht_lfh_bin {
+    ht_lfh_page *pages; /* pages with room */
+    ht_block *batches;  /* whole batches of cached blocks between threads */
+    uint32_t batch_count;
+    uint32_t demand;    /* back-end allocations of the class so far */
+    uint32_t active;    /* atomic: read by the lock-free paths */
+} ht_lfh_bin;
+
+
+/* ---- the heap ----------------------------------------------------------- */
+#define HT_HEAP_MAGIC 0x4854484541503031ull
+
+struct ht_heap {
+    uint64_t magic;
+    uint64_t serial; /* never reused: tells a thread's cache of a destroyed heap */
+    uint32_t cache_slot; /* which of a thread's cache slots is this heap's */
+    uint32_t cookie;
+    uint32_t compat;       /* HT_HEAP_COMPAT_*, atomic */
+    uint32_t error_policy; /* HT_HEAP_ON_ERROR_* */
+    unsigned flags;
+    size_t maximum; /* 0: growable */
+    pthread_mutex_t lock; /* recursive */
+    ht_segment *segments;
+    ht_segment *spare; /* an empty segment kept against grow/shrink churn */
+    unsigned region_count;
+    uint64_t bin_map[HT_FREE_BINS / 64];
+    ht_free_block *bins[HT_FREE_BINS];
+    ht_lfh_bin lfh[HT_CLASS_COUNT];
+    size_t committed;  /* bytes mapped for the heap */
+    size_t free_space; /* bytes in back-end free blocks */
+    struct ht_heap *next, *prev; /* the process's heaps */
+};
+
+/* ---- per-thread caches (lookaside.c) ---------------------------------------
+ * For each heap a thread uses (the process heap in slot 0, others hashed by
+ * serial into the rest), two LIFO lists per size class: the lookaside (blocks
+ * this thread freed) and the run (blocks taken in a batch from the LFH). */
+#define HT_CACHE_SLOTS 8
+
+typedef struct ht_class_cache {
+    ht_block *lookaside;
+    ht_block *run;
+    uint32_t lookaside_count; /* bounded by ht_lookaside_limits; a run ends where it ends */
+} ht_class_cache;
+
+typedef struct ht_heap_cache {
+    uint64_t serial; /* 0: unused */
+    struct ht_heap *heap;
+    ht_class_cache classes[HT_CLASS_COUNT];
+} ht_heap_cache;
+
+typedef struct ht_thread_cache {
+    ht_heap_cache slots[HT_CACHE_SLOTS];
+    struct ht_thread_cache *next; /* registry of caches in use, or the pool of idle ones */
+    struct ht_thread_cache *prev;
+} ht_thread_cache;
+
+/* The list link of a cached or free-listed block lives in its first payload word. */
+static inline ht_block **ht_block_link(ht_block *b) { return (ht_block **)ht_payload_of(b); }
+
+/* ---- os.c: mappings and the segment map ---------------------------------- */
+void *ht_pages_map(size_t size, size_t align) HT_HEAP_HIDDEN;     /* NULL on failure */
+void ht_pages_unmap(void *p, size_t size) HT_HEAP_HIDDEN;
+/* Resize a mapping where it is (move_to NULL) or move its pages to move_to,
+ * a mapping of new_size that it replaces. NULL on failure. */
+void *ht_pages_resize(void *p, size_t old_size, size_t new_size, void *move_to) HT_HEAP_HIDDEN;
+bool ht_segmap_register(ht_segment *s) HT_HEAP_HIDDEN;
+void ht_segmap_unregister(ht_segment *s) HT_HEAP_HIDDEN;
+ht_segment *ht_segmap_lookup(const void *p) HT_HEAP_HIDDEN;     /* NULL: not the heap's memory */
+uint32_t ht_pages_random32(void) HT_HEAP_HIDDEN;
+
+/* ---- backend.c: segments, free lists, splitting and coalescing ------------ */
+void ht_backend_init(struct ht_heap *h) HT_HEAP_HIDDEN;
+/* A busy block of at least `bytes` (header included, multiple of 16); *grew
+ * tells whether the heap had to grow for it. Heap lock held. */
+ht_block *ht_backend_alloc(struct ht_heap *h, size_t bytes, bool *grew) HT_HEAP_HIDDEN;
+/* The same with the caller's bytes aligned to `align` (a power of two above 16). */
+ht_block *ht_backend_alloc_aligned(struct ht_heap *h, size_t bytes, size_t align, bool *grew) HT_HEAP_HIDDEN;
+void ht_backend_free(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
+/* Grow or shrink b in place to `bytes` (header included); false when the
+ * next block cannot give the room. */
+bool ht_backend_resize(struct ht_heap *h, ht_block *b, size_t bytes) HT_HEAP_HIDDEN;
+ht_segment *ht_backend_add_segment(struct ht_heap *h, size_t usable) HT_HEAP_HIDDEN;
+/* A new heap object inside its first segment, of `bytes` in all (rounded up
+ * to 64 KiB), with that segment installed; the caller fills in the rest. */
+struct ht_heap *ht_backend_new_heap(size_t bytes, uint32_t cookie, size_t maximum) HT_HEAP_HIDDEN;
+void ht_backend_release_segment(struct ht_heap *h, ht_segment *s) HT_HEAP_HIDDEN;
+size_t ht_backend_largest_free(struct ht_heap *h) HT_HEAP_HIDDEN;
+/* Release empty segments beyond the first; returns how many. */
+unsigned ht_backend_trim(struct ht_heap *h) HT_HEAP_HIDDEN;
+bool ht_backend_check(struct ht_heap *h, const char **what, const void **where) HT_HEAP_HIDDEN;
+static inline ht_block *ht_backend_next(ht_block *b) { return (ht_block *)((char *)b + (size_t)b->size16 * 16); }
+
+/* ---- large.c: blocks mapped on their own ------------------------------------ */
+#define HT_LARGE_MIN ((size_t)1 << 20) /* requests from this size on are mapped on their own */
+ht_block *ht_large_alloc(struct ht_heap *h, size_t size, size_t align) HT_HEAP_HIDDEN;
+void ht_large_free(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
+ht_block *ht_large_resize(struct ht_heap *h, ht_block *b, size_t size, bool may_move) HT_HEAP_HIDDEN;
+size_t ht_large_capacity(const ht_block *b) HT_HEAP_HIDDEN;
+
+/* ---- lfh.c: size-class pages -------------------------------------------------- */
+/* Take up to `want` blocks of class c (state CACHED_LFH) into *list; returns
+ * how many. Heap lock held. */
+unsigned ht_lfh_take(struct ht_heap *h, unsigned c, ht_block **list, unsigned want) HT_HEAP_HIDDEN;
+void ht_lfh_give(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN; /* heap lock held */
+/* The bin's exchange of whole batches between threads (heap lock held): a
+ * thread whose lookaside overflows leaves a batch (a list of n cached
+ * blocks) in one step, false when the bin keeps enough; a thread out of
+ * blocks takes one back whole, NULL when there is none. */
+bool ht_lfh_push_batch(struct ht_heap *h, unsigned c, ht_block *first, unsigned n) HT_HEAP_HIDDEN;
+ht_block *ht_lfh_pop_batch(struct ht_heap *h, unsigned c, unsigned *n) HT_HEAP_HIDDEN;
+/* Give every block of the bins' batches back (compaction; heap lock held). */
+void ht_lfh_drain_batches(struct ht_heap *h) HT_HEAP_HIDDEN;
+ht_lfh_page *ht_lfh_page_of(const ht_block *b) HT_HEAP_HIDDEN;
+bool ht_lfh_check_page(struct ht_heap *h, ht_lfh_page *page, const char **what, const void **where) HT_HEAP_HIDDEN;
+/* Note one back-end allocation of class c: the class's LFH bin opens on the
+ * HT_LFH_ACTIVATION-th while the heap's compatibility class is the LFH. */
+void ht_lfh_note_demand(struct ht_heap *h, unsigned c) HT_HEAP_HIDDEN;
+
+/* ---- lookaside.c: per-thread caches ------------------------------------------ */
+extern __thread ht_thread_cache *ht_thread_caches __attribute__((tls_model("initial-exec"))) HT_HEAP_HIDDEN;
+/* This thread's cache of heap h, creating it; NULL when the thread cannot
+ * have one (it is exiting, or no memory). */
+ht_heap_cache *ht_cache_attach(struct ht_heap *h) HT_HEAP_HIDDEN;
+/* Give every block of one cache back to its heap (locks taken inside). With
+ * may_wait false it gives up (false) rather than wait for the heaps' lock. */
+bool ht_cache_flush(ht_heap_cache *hc, bool may_wait) HT_HEAP_HIDDEN;
+extern pthread_mutex_t ht_caches_lock HT_HEAP_HIDDEN;
+/* The lookaside of class c is full: give half of it back. */
+void ht_cache_overflow(ht_heap_cache *hc, unsigned c) HT_HEAP_HIDDEN;
+/* Blocks a lookaside of each class may hold; filled by ht_lookaside_init
+ * when the process heap is set up, before any cache exists. */
+extern uint16_t ht_lookaside_limits[HT_CLASS_COUNT] HT_HEAP_HIDDEN;
+void ht_lookaside_init(void) HT_HEAP_HIDDEN;
+/* Heaps: the process's list (heap.c) and its lock, taken before any heap lock. */
+void ht_caches_forget_heap(struct ht_heap *h) HT_HEAP_HIDDEN; /* this thread's */
+/* In a forked child: the other threads are gone; their caches go back to the heaps. */
+void ht_caches_fork_child(void) HT_HEAP_HIDDEN;
+/* Take back a block a cache held (heap lock held). */
+void ht_cache_give_back(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
+/* Blocks of class c one refill takes from the LFH. */
+unsigned ht_run_batch(unsigned c) HT_HEAP_HIDDEN;
+
+static inline ht_heap_cache *ht_cache_of(struct ht_heap *h)
+{
+    ht_thread_cache *tc = ht_thread_caches;
+    if (ht_unlikely(tc == NULL))
+        return NULL;
+    ht_heap_cache *hc = &tc->slots[h->cache_slot];
+    return ht_likely(hc->serial == h->serial) ? hc : NULL;
+}
+
+/* ---- heap.c: shared by the paths ---------------------------------------------- */
+extern pthread_mutex_t ht_heaps_lock HT_HEAP_HIDDEN;
+struct ht_heap *ht_heap_by_serial(uint64_t serial) HT_HEAP_HIDDEN; /* ht_heaps_lock held */
+void ht_heap_lock_internal(struct ht_heap *h) HT_HEAP_HIDDEN;
+void ht_heap_unlock_internal(struct ht_heap *h) HT_HEAP_HIDDEN;
+/* For the malloc family (malloc.c). */
+size_t ht_heap_usable_size(struct ht_heap *h, const void *p) HT_HEAP_HIDDEN;
+void ht_heap_apply_environment(void) HT_HEAP_HIDDEN;
+void ht_heap_snapshot_all(void) HT_HEAP_HIDDEN;
+/* Report that the heap's structures are damaged and stop. */
+_Noreturn void ht_heap_corrupt(struct ht_heap *h, const void *where, const char *what) HT_HEAP_HIDDEN;
+
+#endif

@@ -4,7 +4,6 @@
  * hover, zooms into a box on click and highlights functions by name. Boxes
  * narrower than a tenth of a pixel are left out, so the file's size follows
  * what can be seen, not the number of stacks. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,69 +11,14 @@
 #include "export/flamegraph.h"
 
 #include "export/exporter.h"
-#include "export/output_file.h"
-#include "export/stack_weights.h"
 #include "export/svg.h"
+#include "export/weighted_tree.h"
 
 #define FRAME_HEIGHT 16
 #define TOP 56    /* title, subtitle and the search button */
 #define BOTTOM 28 /* the details line */
 #define PAD 10
 #define MIN_WIDTH_PX 0.1
-
-struct ht_exporter {
-    ht_output_file out;
-    ht_stack_weights *weights;
-    enum ht_export_weight weight;
-    unsigned width;
-    const char *trace_path;
-};
-
-static void destroy(ht_exporter *x)
-{
-    ht_output_abort(&x->out);
-    ht_stack_weights_destroy(x->weights);
-    free(x);
-}
-
-static ht_exporter *create(const ht_export_options *o, char *err, size_t errlen)
-{
-    ht_exporter *x = calloc(1, sizeof *x);
-    if (!x) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    x->weight = o->weight;
-    x->width = o->width;
-    x->trace_path = o->trace_path;
-    if (ht_output_open(&x->out, o->output, err, errlen) < 0) {
-        free(x);
-        return NULL;
-    }
-    x->weights = ht_stack_weights_create(o->weight, o->resolve, o->resolve_context);
-    if (!x->weights) {
-        snprintf(err, errlen, "out of memory");
-        destroy(x);
-        return NULL;
-    }
-    return x;
-}
-
-static int image_end(ht_exporter *x, uint32_t pid, char *err, size_t errlen)
-{
-    if (ht_stack_weights_image_end(x->weights, pid) == 0)
-        return 0;
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
-static int event(ht_exporter *x, const ht_event *ev, char *err, size_t errlen)
-{
-    if (ht_stack_weights_event(x->weights, ev) == 0)
-        return 0;
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
 
 /* A warm colour that a name always gets, so that one function keeps its
  * colour from one flame graph to the next. */
@@ -255,18 +199,14 @@ int ht_flamegraph_draw(FILE *f, const ht_frame_tree *t, enum ht_export_weight we
     return 0;
 }
 
-static int finish(ht_exporter *x, char *err, size_t errlen)
+static int write_flamegraph(FILE *f, const ht_frame_tree *tree, const ht_export_options *o)
 {
-    ht_frame_tree tree;
-    errno = 0;
-    int drawn = ht_frame_tree_init(&tree) == 0 && ht_stack_weights_to_tree(x->weights, &tree) == 0 &&
-                ht_flamegraph_draw(x->out.fp, &tree, x->weight, x->width, x->trace_path) == 0;
-    ht_frame_tree_destroy(&tree);
-    if (!drawn) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    return ht_output_finish(&x->out, err, errlen);
+    return ht_flamegraph_draw(f, tree, o->weight, o->width, o->trace_path);
+}
+
+static ht_exporter *create(const ht_export_options *o, char *err, size_t errlen)
+{
+    return ht_weighted_tree_create(o, write_flamegraph, err, errlen);
 }
 
 const ht_export_format ht_export_flamegraph = {
@@ -274,8 +214,8 @@ const ht_export_format ht_export_flamegraph = {
     .stdout_ok = 1,
     .needs_stacks = 1,
     .create = create,
-    .image_end = image_end,
-    .event = event,
-    .finish = finish,
-    .destroy = destroy,
+    .image_end = ht_weighted_tree_image_end,
+    .event = ht_weighted_tree_event,
+    .finish = ht_weighted_tree_finish,
+    .destroy = ht_weighted_tree_destroy,
 };

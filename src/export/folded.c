@@ -1,62 +1,12 @@
 /* --format folded: one line per distinct call stack, "prog;outer;...;inner
  * WEIGHT", the input of flamegraph.pl, speedscope, inferno and the like. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "export/exporter.h"
 #include "export/frame_tree.h"
-#include "export/output_file.h"
-#include "export/stack_weights.h"
-
-struct ht_exporter {
-    ht_output_file out;
-    ht_stack_weights *weights;
-};
-
-static void destroy(ht_exporter *x)
-{
-    ht_output_abort(&x->out);
-    ht_stack_weights_destroy(x->weights);
-    free(x);
-}
-
-static ht_exporter *create(const ht_export_options *o, char *err, size_t errlen)
-{
-    ht_exporter *x = calloc(1, sizeof *x);
-    if (!x) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    if (ht_output_open(&x->out, o->output, err, errlen) < 0) {
-        free(x);
-        return NULL;
-    }
-    x->weights = ht_stack_weights_create(o->weight, o->resolve, o->resolve_context);
-    if (!x->weights) {
-        snprintf(err, errlen, "out of memory");
-        destroy(x);
-        return NULL;
-    }
-    return x;
-}
-
-static int image_end(ht_exporter *x, uint32_t pid, char *err, size_t errlen)
-{
-    if (ht_stack_weights_image_end(x->weights, pid) == 0)
-        return 0;
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
-static int event(ht_exporter *x, const ht_event *ev, char *err, size_t errlen)
-{
-    if (ht_stack_weights_event(x->weights, ev) == 0)
-        return 0;
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
+#include "export/weighted_tree.h"
 
 /* A frame name as one field of a line: ';' separates frames and a newline
  * ends the line, so neither may appear inside one. */
@@ -95,18 +45,16 @@ static void write_lines(FILE *f, const ht_frame_tree *t)
     }
 }
 
-static int finish(ht_exporter *x, char *err, size_t errlen)
+static int write_folded(FILE *f, const ht_frame_tree *tree, const ht_export_options *o)
 {
-    ht_frame_tree tree;
-    if (ht_frame_tree_init(&tree) < 0 || ht_stack_weights_to_tree(x->weights, &tree) < 0) {
-        ht_frame_tree_destroy(&tree);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    errno = 0;
-    write_lines(x->out.fp, &tree);
-    ht_frame_tree_destroy(&tree);
-    return ht_output_finish(&x->out, err, errlen);
+    (void)o;
+    write_lines(f, tree);
+    return 0;
+}
+
+static ht_exporter *create(const ht_export_options *o, char *err, size_t errlen)
+{
+    return ht_weighted_tree_create(o, write_folded, err, errlen);
 }
 
 const ht_export_format ht_export_folded = {
@@ -114,8 +62,8 @@ const ht_export_format ht_export_folded = {
     .stdout_ok = 1,
     .needs_stacks = 1,
     .create = create,
-    .image_end = image_end,
-    .event = event,
-    .finish = finish,
-    .destroy = destroy,
+    .image_end = ht_weighted_tree_image_end,
+    .event = ht_weighted_tree_event,
+    .finish = ht_weighted_tree_finish,
+    .destroy = ht_weighted_tree_destroy,
 };

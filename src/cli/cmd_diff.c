@@ -245,16 +245,11 @@ int cmd_diff(int argc, char **argv)
             break;
         }
         case 't':
-        case 'f': {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || *optarg == '-')
+        case 'f':
+            if (ht_cli_parse_count(optarg, c == 't' ? &top : &frames) < 0)
                 return ht_cli_usage_error("diff", "--%s needs a count, not '%s'",
                                           c == 't' ? "top" : "frames", optarg);
-            *(c == 't' ? &top : &frames) = (size_t)v;
             break;
-        }
         case 'j': json = 1; break;
         case 'd':
             if (ht_cli_stacks_debug_dir(&a.stacks, "diff", optarg) ||

@@ -16,6 +16,7 @@
 #include "cli/json.h"
 #include "cli/time_arg.h"
 #include "cli/trace_open.h"
+#include "cli/units.h"
 #include "heaptrail/stacks.h"
 #include "heaptrail/symbols.h"
 #include "heaptrail/trace.h"
@@ -882,17 +883,6 @@ typedef struct filter {
     uint8_t types[65536 / 8]; /* bit per event type */
 } filter;
 
-static int parse_id(const char *s, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > UINT32_MAX || *s == '-')
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 /* The type named name: one this library knows, or one the trace describes. */
 static int type_named(const ht_trace *t, const char *name, size_t len, uint16_t *type)
 {
@@ -984,12 +974,12 @@ int cmd_dump(int argc, char **argv)
                                           optarg);
             break;
         case 'p':
-            if (parse_id(optarg, &f.pid) < 0)
+            if (ht_cli_parse_u32(optarg, &f.pid) < 0)
                 return ht_cli_usage_error("dump", "--pid needs a process id, not '%s'", optarg);
             f.by_pid = 1;
             break;
         case 't':
-            if (parse_id(optarg, &f.tid) < 0)
+            if (ht_cli_parse_u32(optarg, &f.tid) < 0)
                 return ht_cli_usage_error("dump", "--tid needs a thread id, not '%s'", optarg);
             f.by_tid = 1;
             break;

@@ -12,6 +12,7 @@
 #include "cli/frames.h"
 #include "cli/progress.h"
 #include "cli/trace_open.h"
+#include "cli/units.h"
 #include "export/exporter.h"
 
 const char cmd_export_usage[] =
@@ -49,17 +50,6 @@ static size_t resolve_frames(void *context, uint32_t pid, uint32_t stack_id, ht_
                              size_t max)
 {
     return ht_cli_stacks_resolve(context, pid, stack_id, out, max);
-}
-
-static int parse_u32(const char *s, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > UINT32_MAX || *s == '-')
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
 }
 
 /* Read the whole trace into the exporter. Returns what ht_trace_next last
@@ -151,14 +141,14 @@ int ht_cli_export_command(const char *name, const char *format, int argc, char *
         case 'p':
             if (!is_export)
                 bad = "--pid";
-            else if (parse_u32(optarg, &opt.pid) < 0)
+            else if (ht_cli_parse_u32(optarg, &opt.pid) < 0)
                 return ht_cli_usage_error(name, "--pid needs a process id, not '%s'", optarg);
             opt.has_pid = 1;
             break;
         case 'W':
             if (is_export)
                 bad = "--width";
-            else if (parse_u32(optarg, &opt.width) < 0 || opt.width < (is_plot ? 400u : 200u) ||
+            else if (ht_cli_parse_u32(optarg, &opt.width) < 0 || opt.width < (is_plot ? 400u : 200u) ||
                      opt.width > 20000)
                 return ht_cli_usage_error(name, "--width needs %u to 20000 pixels, not '%s'",
                                           is_plot ? 400u : 200u, optarg);

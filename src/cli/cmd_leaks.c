@@ -16,6 +16,7 @@
 #include "cli/site_reader.h"
 #include "cli/json.h"
 #include "cli/trace_open.h"
+#include "cli/units.h"
 #include "heaptrail/stacks.h"
 #include "heaptrail/symbols.h"
 #include "heaptrail/trace.h"
@@ -377,17 +378,6 @@ static void print_text(FILE *out, const report *r)
 
 /* ---- the command ---- */
 
-static int parse_u32(const char *s, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > UINT32_MAX || *s == '-')
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 int cmd_leaks(int argc, char **argv)
 {
     static const struct option options[] = {{"json", no_argument, NULL, 'j'},
@@ -420,13 +410,13 @@ int cmd_leaks(int argc, char **argv)
             files[nfiles++] = optarg;
             break;
         case 'e':
-            if (parse_u32(optarg, &exitcode) < 0 || exitcode > 255)
+            if (ht_cli_parse_u32(optarg, &exitcode) < 0 || exitcode > 255)
                 return ht_cli_usage_error("leaks", "--error-exitcode needs 0 to 255, not '%s'",
                                           optarg);
             has_exitcode = 1;
             break;
         case 'p':
-            if (parse_u32(optarg, &pid) < 0)
+            if (ht_cli_parse_u32(optarg, &pid) < 0)
                 return ht_cli_usage_error("leaks", "--pid needs a process id, not '%s'", optarg);
             by_pid = 1;
             break;

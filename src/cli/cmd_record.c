@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/recording.h"
+#include "cli/units.h"
 #include "trace/clock.h"
 #include "trace/collector.h"
 #include "trace/session.h"
@@ -60,22 +61,11 @@ static volatile sig_atomic_t forward_signal;
 
 static void on_terminate(int sig) { forward_signal = sig; }
 
-static bool parse_size(const char *s, uint32_t *out)
+/* --buffer-size: a size in range, rounded up to a power of two. */
+static bool parse_ring_size(const char *s, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return false;
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v < HT_SESSION_MIN_RING || v > HT_SESSION_MAX_RING)
+    uint64_t v;
+    if (ht_cli_parse_size(s, &v) < 0 || v < HT_SESSION_MIN_RING || v > HT_SESSION_MAX_RING)
         return false;
     uint32_t p = HT_SESSION_MIN_RING;
     while (p < v)
@@ -122,7 +112,7 @@ static int parse_options(int argc, char **argv, record_options *o)
             break;
         }
         case OPT_BUFFER:
-            if (!parse_size(optarg, &o->ring_bytes))
+            if (!parse_ring_size(optarg, &o->ring_bytes))
                 return ht_cli_usage_error("record", "bad --buffer-size '%s' (64K to 1G)", optarg);
             break;
         case OPT_HEAP:

@@ -99,17 +99,6 @@ static int on_image(void *arg, const ht_sites_image *image)
 
 /* ---- the command ---- */
 
-static int parse_count(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-' || v > SIZE_MAX)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 /* Parse the command line into o; returns -1 after a usage error was printed. */
 static int parse_options(int argc, char **argv, ht_report_options *o, ht_cli_stacks *stacks)
 {
@@ -142,7 +131,7 @@ static int parse_options(int argc, char **argv, ht_report_options *o, ht_cli_sta
         case 'h': o->html = optarg; break;
         case O_TOP:
         case O_FRAMES:
-            if (parse_count(optarg, &n) < 0) {
+            if (ht_cli_parse_count(optarg, &n) < 0) {
                 ht_cli_usage_error("report", "--%s needs a count, not '%s'",
                                    c == O_TOP ? "top" : "frames", optarg);
                 return -1;
@@ -150,7 +139,7 @@ static int parse_options(int argc, char **argv, ht_report_options *o, ht_cli_sta
             *(c == O_TOP ? &o->top : &o->frames) = n;
             break;
         case O_PID:
-            if (parse_count(optarg, &n) < 0 || n > UINT32_MAX) {
+            if (ht_cli_parse_count(optarg, &n) < 0 || n > UINT32_MAX) {
                 ht_cli_usage_error("report", "--pid needs a process id, not '%s'", optarg);
                 return -1;
             }

@@ -47,26 +47,55 @@ const char *ht_cli_duration(char *buf, size_t len, double ns)
     return buf;
 }
 
-int ht_cli_parse_size(const char *s, uint64_t *bytes)
+/* A whole decimal number, no sign, no blanks: its value, *end after it. */
+static int parse_whole(const char *s, unsigned long long *v, char **end)
 {
-    static const struct {
-        const char *name;
-        unsigned shift;
-    } units[] = {{"", 0},     {"B", 0},   {"K", 10},  {"KiB", 10}, {"M", 20},
-                 {"MiB", 20}, {"G", 30},  {"GiB", 30}};
     if (*s < '0' || *s > '9')
         return -1;
-    char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
+    *v = strtoull(s, end, 10);
+    return errno ? -1 : 0;
+}
+
+int ht_cli_parse_size(const char *s, uint64_t *bytes)
+{
+    unsigned long long v;
+    char *end;
+    if (parse_whole(s, &v, &end) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (strcmp(end, units[i].name) == 0) {
-            if (v > UINT64_MAX >> units[i].shift)
-                return -1;
-            *bytes = (uint64_t)v << units[i].shift;
-            return 0;
-        }
-    return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (shift && *end == 'i')
+        end++;
+    if (*end == 'B' || (shift && *end == 'b'))
+        end++;
+    if (*end || v > UINT64_MAX >> shift)
+        return -1;
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
+int ht_cli_parse_u32(const char *s, uint32_t *out)
+{
+    unsigned long long v;
+    char *end;
+    if (parse_whole(s, &v, &end) < 0 || *end || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int ht_cli_parse_count(const char *s, size_t *out)
+{
+    unsigned long long v;
+    char *end;
+    if (parse_whole(s, &v, &end) < 0 || *end || v > SIZE_MAX)
+        return -1;
+    *out = (size_t)v;
+    return 0;
 }

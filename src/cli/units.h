@@ -15,8 +15,14 @@ const char *ht_cli_count(char *buf, size_t len, uint64_t count);
 /* A duration in nanoseconds as "250 ns", "1.5 us", "3.2 ms", "1.25 s". */
 const char *ht_cli_duration(char *buf, size_t len, double ns);
 
-/* Parse a size: a whole number with an optional unit, B, K or KiB, M or MiB,
- * G or GiB (powers of 1024). Returns 0, or -1 when it is not such a size. */
+/* Parse a size: a whole number with an optional unit, K, M or G (powers of
+ * 1024, either case) followed by nothing, B or iB, or just B. Returns 0, or
+ * -1 when it is not such a size. */
 int ht_cli_parse_size(const char *s, uint64_t *bytes);
+
+/* Parse a whole decimal number (no sign) of at most 32 bits / of a size_t:
+ * process and thread ids, counts. Returns 0, or -1 when it is not one. */
+int ht_cli_parse_u32(const char *s, uint32_t *out);
+int ht_cli_parse_count(const char *s, size_t *out);
 
 #endif

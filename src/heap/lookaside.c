@@ -127,11 +127,10 @@ void ht_cache_overflow(ht_heap_cache *hc, unsigned c)
     ht_heap_unlock_internal(h);
 }
 
-static void on_thread_exit(void *value)
+/* A thread's cache goes back: its blocks to the heaps, the cache itself from
+ * the list in use to the idle one, for the next thread to take. */
+static void retire(ht_thread_cache *tc)
 {
-    ht_thread_cache *tc = value;
-    thread_exited = 1;
-    ht_thread_caches = NULL;
     for (unsigned i = 0; i < HT_CACHE_SLOTS; i++)
         ht_cache_flush(&tc->slots[i], true);
     pthread_mutex_lock(&ht_caches_lock);
@@ -144,6 +143,14 @@ static void on_thread_exit(void *value)
     tc->next = idle;
     idle = tc;
     pthread_mutex_unlock(&ht_caches_lock);
+}
+
+static void on_thread_exit(void *value)
+{
+    ht_thread_cache *tc = value;
+    thread_exited = 1;
+    ht_thread_caches = NULL;
+    retire(tc);
 }
 
 static bool make_exit_key(void)
@@ -229,18 +236,7 @@ void ht_caches_fork_child(void)
     while (tc) {
         ht_thread_cache *next = tc->next;
         if (tc != mine) {
-            for (unsigned i = 0; i < HT_CACHE_SLOTS; i++)
-                ht_cache_flush(&tc->slots[i], true);
-            pthread_mutex_lock(&ht_caches_lock);
-            if (tc->prev)
-                tc->prev->next = tc->next;
-            else
-                in_use = tc->next;
-            if (tc->next)
-                tc->next->prev = tc->prev;
-            tc->next = idle;
-            idle = tc;
-            pthread_mutex_unlock(&ht_caches_lock);
+            retire(tc);
         }
         tc = next;
     }

@@ -218,7 +218,10 @@ static size_t events_in(const ht_cursor *c, size_t per_event)
     return (size_t)(c->end - c->p) / per_event;
 }
 
-/* How many events from here can be read without reaching any stream's end. */
+/* How many events from here can be read without reaching the end of a
+ * stream that every event reads. The size stream is not one of them: FREEs
+ * take nothing from it, so a chunk's sizes often end long before its
+ * events, and the run checks it at each event that reads it. */
 static size_t run_length(const ht_chunk_decoder *d)
 {
     const ht_cursor *S = d->streams;
@@ -227,14 +230,13 @@ static size_t run_length(const ht_chunk_decoder *d)
     if ((k = events_in(&S[HT_STREAM_TIME], MAX_TIME)) < n) n = k;
     if ((k = events_in(&S[HT_STREAM_THREAD], MAX_THREAD)) < n) n = k;
     if ((k = events_in(&S[HT_STREAM_STACK], MAX_STACK)) < n) n = k;
-    if ((k = events_in(&S[HT_STREAM_SIZE], MAX_SIZE)) < n) n = k;
     if ((k = events_in(&S[HT_STREAM_ADDRESS], MAX_ADDRESS)) < n) n = k;
     if ((k = events_in(&S[HT_STREAM_MISC], MAX_MISC)) < n) n = k;
     return n;
 }
 
 /* Decode n events that run_length allows, stopping early at a tag off the
- * direct path. Returns the number decoded. */
+ * direct path or at an event whose sizes could reach the stream's end. Returns the number decoded. */
 static uint32_t run(ht_chunk_decoder *d, const ht_record_plan *plan, ht_record *recs, uint32_t n,
                     unsigned *bad)
 {
@@ -246,12 +248,13 @@ static uint32_t run(ht_chunk_decoder *d, const ht_record_plan *plan, ht_record *
                         *thread_p = S[HT_STREAM_THREAD].p, *stack_p = S[HT_STREAM_STACK].p,
                         *size_p = S[HT_STREAM_SIZE].p, *addr_p = S[HT_STREAM_ADDRESS].p,
                         *misc_p = S[HT_STREAM_MISC].p;
+    const unsigned char *size_end = S[HT_STREAM_SIZE].end;
     uint64_t now = st->prev_time;
     uint32_t i = 0;
     for (; i < n; i++) {
         unsigned tag = *tag_p;
         unsigned path = plan->path[tag];
-        if (path == PATH_EVENT)
+        if (path == PATH_EVENT || (path != PATH_FREE && size_end - size_p < MAX_SIZE))
             break;
         tag_p++;
         ht_record *r = &recs[i];

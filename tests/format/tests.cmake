@@ -7,7 +7,7 @@ add_library(ht_format_testlib STATIC ${HT_FORMAT_TEST_DIR}/synth.c
                                      ${HT_FORMAT_TEST_DIR}/tracefile.c)
 target_link_libraries(ht_format_testlib PUBLIC heaptrail_static)
 
-foreach(name roundtrip truncation corruption generic codec records)
+foreach(name roundtrip truncation corruption generic codec records crc32c)
   ht_unit_test(format_${name} ${HT_FORMAT_TEST_DIR}/test_${name}.c)
   target_link_libraries(format_${name} PRIVATE ht_format_testlib)
   set_tests_properties(format_${name} PROPERTIES TIMEOUT 120)

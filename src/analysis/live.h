@@ -6,14 +6,15 @@
  * collector (to fill REALLOC's OldSize), stats (live bytes, peaks, leaks),
  * and the leak and peak views. It is an open-addressing hash table with
  * linear probing and backward-shift deletion (no tombstones), so inserts and
- * removals stay O(1) however long the program runs; it grows when half
- * full and shrinks when less than an eighth full, so its memory follows the
- * number of live blocks (32 to 128 bytes each), never the number of events.
- * Half, not more: blocks of one page share a run of slots (below), so the
- * probe runs of a fuller table grow long, and a removal scans to the end of
- * its run; at three quarters, stats of a recorded python trace took 1.4
- * times as long. Entries live in the table's own arrays: no allocation per
- * block.
+ * removals stay O(1) however long the program runs; it grows when five
+ * eighths full and shrinks when less than an eighth full, so its memory
+ * follows the number of live blocks (26 to 128 bytes each), never the
+ * number of events. Not fuller: blocks of one page share a run of slots
+ * (below), so the probe runs of a fuller table grow long, and a removal
+ * scans to the end of its run (at three quarters, stats of a recorded
+ * python trace took 1.4 times as long). Not emptier: fresh pages cost their
+ * zeroing, and at half full a program with 2 M live blocks needed twice the
+ * memory. Entries live in the table's own arrays: no allocation per block.
  *
  * Not thread-safe: one table per consumer (or per traced process).
  */
@@ -125,7 +126,7 @@ static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_blo
     if (address == 0)
         return ht_live_insert_zero_(t, block, replaced);
     size_t slots = t->count - (size_t)t->has_zero;
-    if (!t->slots || (slots + 1) * 2 > t->mask + 1) {
+    if (!t->slots || (slots + 1) * 8 > (t->mask + 1) * 5) {
         if (ht_live_grow_(t) < 0)
             return -1;
     }

@@ -25,23 +25,17 @@ enum { ADDR_RECENT = 0, ADDR_TABLE = 1, ADDR_DELTA16 = 2, ADDR_LITERAL = 3 };
 static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
 {
     unsigned slot = addr_slot(a);
-    /* Compare all recent entries without branching (a hit's place is not
-     * predictable), then take the most recent match. */
-    unsigned hits = 0;
-    for (unsigned k = 0; k < HT_ADDR_RECENT; k++)
-        hits |= (unsigned)(m->recent[k] == a) << k;
-    if (hits) {
-        /* Entry k is (newest - k) mod 16 places back: the most recent match is
-         * the highest hit at or below newest, else the highest above it. */
-        unsigned newest = (m->recent_pos - 1) & (HT_ADDR_RECENT - 1);
-        unsigned low = hits & ((2u << newest) - 1);
-        unsigned back = low ? newest - (31u - (unsigned)__builtin_clz(low))
-                            : newest + HT_ADDR_RECENT - (31u - (unsigned)__builtin_clz(hits));
-        ht_buf_put_varint_unchecked(out, (uint64_t)back << 2 | ADDR_RECENT);
-        goto done;
-    }
     if (m->table[slot] == a) {
-        ht_buf_put_varint_unchecked(out, (uint64_t)slot << 2 | ADDR_TABLE);
+        /* Still among the last HT_ADDR_RECENT remembered, where the table's
+         * note of its place says: one byte. The entry is compared too, as
+         * the table's first entries were never remembered. (An address
+         * pushed out of the table by another while still recent is coded
+         * otherwise: rare, and any correct code decodes the same.) */
+        unsigned at = m->table_pos[slot], back = m->recent_pos - 1 - at;
+        if (back < HT_ADDR_RECENT && m->recent[at & (HT_ADDR_RECENT - 1)] == a)
+            ht_buf_put_varint_unchecked(out, (uint64_t)back << 2 | ADDR_RECENT);
+        else
+            ht_buf_put_varint_unchecked(out, (uint64_t)slot << 2 | ADDR_TABLE);
     } else {
         int64_t delta = (int64_t)(a - m->last);
         uint64_t zz = ht_zigzag(delta / 16);
@@ -52,7 +46,7 @@ static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
             ht_buf_put_varint_unchecked(out, a);
         }
     }
-done:
+    m->table_pos[slot] = m->recent_pos;
     addr_remember(m, a, slot);
 }
 

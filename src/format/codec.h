@@ -25,6 +25,9 @@ typedef struct ht_addr_model {
     unsigned recent_pos;
     uint64_t last;
     uint64_t table[HT_ADDR_TABLE];
+    /* The encoder's alone: the recent_pos at which table[i] was last
+     * remembered, which finds a recent address without searching. */
+    unsigned table_pos[HT_ADDR_TABLE];
 } ht_addr_model;
 
 typedef struct ht_mru {

@@ -85,11 +85,19 @@ static ht_process_summary *new_entry(ht_summary *s, uint32_t pid)
     return p;
 }
 
-/* The running entry of pid, or NULL when it has none. */
-static ht_process_summary *running(ht_summary *s, uint32_t pid)
+static ht_process_summary *running_lookup(ht_summary *s, uint32_t pid);
+
+/* The running entry of pid, or NULL when it has none. Inline: nearly every
+ * event is of the process before it. */
+static inline ht_process_summary *running(ht_summary *s, uint32_t pid)
 {
     if (s->last && s->last_pid == pid && !s->last->ended)
         return s->last;
+    return running_lookup(s, pid);
+}
+
+static ht_process_summary *running_lookup(ht_summary *s, uint32_t pid)
+{
     uint32_t index;
     if (!ht_idmap_get(&s->by_pid, pid, &index) || s->procs[index]->ended)
         return NULL;
@@ -382,6 +390,10 @@ int ht_summary_add(ht_summary *s, const ht_event *ev)
 {
     ht_record r;
     ht_record_from_event(ev, &r);
+    /* A heap event of a running image, as in ht_summary_add_records. */
+    ht_process_summary *p = running(s, ev->Header.ProcessId);
+    if (p && is_heap(&r))
+        return count_event(s, p, &r) < 0 || heap_event(s, p, &r) < 0 ? -1 : 0;
     return add_record(s, ev->Header.ProcessId, &r);
 }
 

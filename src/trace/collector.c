@@ -44,6 +44,7 @@ struct ht_collector {
     size_t size;
     ht_session_control *control;
     uint32_t slots, ring_bytes;
+    uint64_t ring_mask; /* words of a ring - 1 (a power of two) */
     char path[64];
     slot_state *st;
     ended_process *ended;
@@ -76,6 +77,7 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
     c->base = MAP_FAILED;
     c->slots = slots;
     c->ring_bytes = ring_bytes;
+    c->ring_mask = ring_bytes / 8 - 1;
     c->size = ht_session_bytes(slots, ring_bytes);
     c->st = calloc(slots, sizeof *c->st);
     c->heap = calloc(2 * (size_t)slots, sizeof *c->heap);
@@ -243,7 +245,7 @@ static inline uint64_t *ring_of(ht_collector *c, uint32_t i)
 
 static inline uint64_t ring_word(ht_collector *c, uint64_t *ring, uint64_t byte_pos)
 {
-    return __atomic_load_n(&ring[(byte_pos >> 3) & (c->ring_bytes / 8 - 1)], __ATOMIC_RELAXED);
+    return __atomic_load_n(&ring[(byte_pos >> 3) & c->ring_mask], __ATOMIC_RELAXED);
 }
 
 /* The heap may hold a slot more than once: its entries are (slot, time of
@@ -620,8 +622,15 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
     ht_event ev;
     int r = -1;
     if (record_fits(w0, ss->cursor, ss->head)) {
-        for (uint32_t k = 0; k < words; k++)
-            c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
+        /* A copy, checked and decoded where the program cannot change it;
+         * in one piece unless the record wraps around the ring's end. */
+        uint64_t first = (ss->cursor >> 3) & c->ring_mask;
+        if (first + words <= c->ring_mask + 1) {
+            memcpy(c->scratch, &ring[first], (size_t)words * 8);
+        } else {
+            for (uint32_t k = 0; k < words; k++)
+                c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
+        }
         r = decode_record(c, ss, &ev);
     }
     if (r < 0) {

@@ -236,7 +236,8 @@ static size_t run_length(const ht_chunk_decoder *d)
 }
 
 /* Decode n events that run_length allows, stopping early at a tag off the
- * direct path or at an event whose sizes could reach the stream's end. Returns the number decoded. */
+ * direct path or at an event whose sizes could reach the stream's end.
+ * Returns the number decoded. */
 static uint32_t run(ht_chunk_decoder *d, const ht_record_plan *plan, ht_record *recs, uint32_t n,
                     unsigned *bad)
 {

@@ -109,6 +109,10 @@ __attribute__((cold, noinline)) static int bad_pointer(ht_heap *h, const char *o
 
 static bool valid_heap(const ht_heap *h) { return h && h->magic == HT_HEAP_MAGIC; }
 
+/* A heap's random cookie, its low four bits clear for the blocks' states
+ * (ht_tag_check). */
+static uint32_t new_cookie(void) { return ht_pages_random32() & ~0xFu; }
+
 /* ---- set-up and the heaps' list --------------------------------------------- */
 static void fork_prepare(void)
 {
@@ -168,7 +172,7 @@ __attribute__((noinline, cold)) static void set_up_process_heap(void)
     }
     ht_heap *h = &process_heap_object;
     h->serial = 1;
-    h->cookie = ht_pages_random32();
+    h->cookie = new_cookie();
     h->compat = HT_HEAP_COMPAT_LFH;
     h->error_policy = policy_from_environment();
     ht_backend_init(h);
@@ -220,7 +224,7 @@ ht_heap *ht_heap_create(unsigned flags, size_t initial_size, size_t maximum_size
     /* A fixed-size heap's one region is its maximum; a growable heap starts
      * with at least half a granule. */
     size_t bytes = maximum_size ? maximum_size : initial_size > HT_GRANULE / 2 ? initial_size : HT_GRANULE / 2;
-    ht_heap *h = ht_backend_new_heap(bytes, ht_pages_random32(), maximum_size);
+    ht_heap *h = ht_backend_new_heap(bytes, new_cookie(), maximum_size);
     if (!h) {
         errno = ENOMEM;
         return NULL;
@@ -352,17 +356,45 @@ static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
     return ht_payload_of(b);
 }
 
-/* The cached paths: this thread's lookaside, then its LFH run. */
+/* This thread's cache of h, or NULL. The process heap's slot (0) and serial
+ * (1) are constants, so that where the malloc family inlines this for it,
+ * neither is loaded. */
+static inline ht_heap_cache *cache_of(ht_heap *h)
+{
+    ht_thread_cache *tc = ht_thread_caches;
+    if (ht_unlikely(tc == NULL))
+        return NULL;
+    bool process = h == &process_heap_object;
+    ht_heap_cache *hc = &tc->slots[process ? 0 : h->cache_slot];
+    return ht_likely(hc->serial == (process ? 1 : h->serial)) ? hc : NULL;
+}
+
+/* Stops the process. Reached by a jump from the fast path, which therefore
+ * needs no stack frame: the compiler must not see that it never returns
+ * (GCC's noipa; other compilers make a call of it). */
+#if __has_attribute(noipa)
+#define HT_OPAQUE noipa
+#else
+#define HT_OPAQUE noinline
+#endif
+__attribute__((cold, HT_OPAQUE, returns_nonnull)) static void *cached_block_damaged(ht_heap *h, ht_block *b)
+{
+    ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
+}
+
+/* The cached paths: this thread's lookaside, then its LFH run. A block
+ * leaving a cache must still be tagged cached (a use after free that wrote
+ * its header shows here); it becomes busy on the path it came from. */
 static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
 {
-    ht_heap_cache *hc = ht_cache_of(h);
+    ht_heap_cache *hc = cache_of(h);
     if (ht_unlikely(hc == NULL))
         return NULL;
     ht_class_cache *cc = &hc->classes[ht_size_class(size)];
     ht_block *b = cc->lookaside;
     if (ht_likely(b != NULL)) {
         cc->lookaside = *ht_block_link(b);
-        cc->lookaside_count--;
+        cc->lookaside_room++;
         *source = MEMORY_FROM_LOOKASIDE;
     } else if ((b = cc->run) != NULL) {
         cc->run = *ht_block_link(b);
@@ -370,10 +402,11 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
     } else {
         return NULL;
     }
-    unsigned state = ht_block_state(b, h->cookie);
-    if (ht_unlikely(state != HT_STATE_CACHED_LFH && state != HT_STATE_CACHED_MAIN))
-        ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
-    return hand_out(b, state == HT_STATE_CACHED_LFH ? HT_STATE_BUSY_LFH : HT_STATE_BUSY_MAIN, size);
+    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_CACHED_MAIN > HT_STATE_CACHED_LFH - HT_STATE_CACHED_MAIN))
+        return cached_block_damaged(h, b);
+    b->tag -= HT_STATE_CACHED_DELTA;
+    b->slack = (uint32_t)((size_t)b->size16 * 16 - HT_BLOCK_HEADER - size);
+    return ht_payload_of(b);
 }
 
 static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
@@ -475,17 +508,33 @@ __attribute__((noinline)) static void *alloc_full(ht_heap *h, unsigned flags, si
     return p;
 }
 
+/* The common allocation: a small block from this thread's caches, nobody
+ * recording; NULL: take the full path. Up to 1 KiB, where a size's class is
+ * a shift; the larger classes take the same caches one call further. */
+static inline void *alloc_fast(ht_heap *h, size_t size)
+{
+    uint32_t source;
+    return ht_likely(size <= 1024 && !ht_heap_tracing()) ? alloc_cached(h, size, &source) : NULL;
+}
+
 void *ht_heap_alloc(ht_heap *h, unsigned flags, size_t size)
 {
-    /* The common allocation: a small block from this thread's caches, no
-     * zeroing, nobody recording. */
-    if (ht_likely(size <= HT_SMALL_MAX && flags == 0 && !ht_heap_tracing())) {
-        uint32_t source;
-        void *p = alloc_cached(h, size, &source);
-        if (ht_likely(p != NULL))
-            return p;
-    }
-    return alloc_full(h, flags, size);
+    void *p = flags == 0 ? alloc_fast(h, size) : NULL;
+    return ht_likely(p != NULL) ? p : alloc_full(h, flags, size);
+}
+
+/* The process heap's set-up and every other path: out of line, so that the
+ * fast path below reaches it by a jump and needs no stack frame. */
+__attribute__((noinline)) static void *process_alloc_full(size_t size)
+{
+    return alloc_full(ht_process_heap(), 0, size);
+}
+
+void *ht_process_heap_alloc(size_t size)
+{
+    bool ready = __atomic_load_n(&process_heap_state, __ATOMIC_ACQUIRE) == 2;
+    void *p = ht_likely(ready) ? alloc_fast(&process_heap_object, size) : NULL;
+    return ht_likely(p != NULL) ? p : process_alloc_full(size);
 }
 
 void *ht_heap_alloc_aligned(ht_heap *h, unsigned flags, size_t align, size_t size)
@@ -544,61 +593,94 @@ __attribute__((noinline)) static uint32_t release_locked(ht_heap *h, ht_block *b
     return source;
 }
 
+/* A live block (busy back end or LFH) joins a lookaside with room. */
+static inline void lookaside_push(ht_class_cache *cc, ht_block *b)
+{
+    b->tag += HT_STATE_CACHED_DELTA;
+    *ht_block_link(b) = cc->lookaside;
+    cc->lookaside = b;
+    cc->lookaside_room--;
+}
+
+/* This thread's cache of h for a free, made on its first free of the heap
+ * as on its first allocation: a thread that only frees (the consumer of a
+ * producer/consumer pair) then keeps the blocks in its lookaside and hands
+ * them on in batches, rather than taking the heap's lock for each. */
+static ht_heap_cache *cache_for_free(ht_heap *h)
+{
+    ht_heap_cache *hc = cache_of(h);
+    if (hc == NULL && __atomic_load_n(&h->compat, __ATOMIC_RELAXED) != HT_HEAP_COMPAT_STANDARD)
+        hc = ht_cache_attach(h);
+    return hc;
+}
+
 /* Take a live block back; returns the Source of the path that took it. */
 static inline uint32_t release(ht_heap *h, ht_block *b, unsigned state)
 {
     if (state != HT_STATE_BUSY_LARGE) {
         size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
-        ht_heap_cache *hc = capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? ht_cache_of(h) : NULL;
+        ht_heap_cache *hc = capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? cache_for_free(h) : NULL;
         if (ht_likely(hc != NULL)) {
             unsigned c = class_within(capacity);
             ht_class_cache *cc = &hc->classes[c];
-            if (ht_unlikely(cc->lookaside_count >= ht_lookaside_limits[c]))
+            if (ht_unlikely(cc->lookaside_room == 0))
                 ht_cache_overflow(hc, c);
-            ht_retag(b, state == HT_STATE_BUSY_LFH ? HT_STATE_CACHED_LFH : HT_STATE_CACHED_MAIN);
-            *ht_block_link(b) = cc->lookaside;
-            cc->lookaside = b;
-            cc->lookaside_count++;
+            lookaside_push(cc, b);
             return MEMORY_FROM_LOOKASIDE;
         }
     }
     return release_locked(h, b, state);
 }
 
-/* The Source a free of b would report, for the event stamped before it. */
+/* The Source a free of b would report, for the event stamped before it
+ * (making the thread's cache, as release will). */
 static uint32_t release_source(ht_heap *h, const ht_block *b, unsigned state)
 {
     if (state == HT_STATE_BUSY_LARGE)
         return MEMORY_FROM_SLOWPATH;
-    if ((size_t)b->size16 * 16 <= HT_SMALL_MAX + 2 * HT_BLOCK_HEADER && ht_cache_of(h))
+    if ((size_t)b->size16 * 16 <= HT_SMALL_MAX + 2 * HT_BLOCK_HEADER && cache_for_free(h))
         return MEMORY_FROM_LOOKASIDE;
     return state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
 }
 
+/* The lookaside of class c is full: half of it goes back, then b joins it.
+ * Out of line: the fast free's rare case. */
+__attribute__((noinline)) static void overflow_and_push(ht_heap_cache *hc, unsigned c, ht_block *b)
+{
+    ht_cache_overflow(hc, c);
+    lookaside_push(&hc->classes[c], b);
+}
+
 /* The common free: a live small block of this heap into this thread's
- * lookaside, with room there and nobody recording. False: take the full path. */
+ * lookaside, with room there and nobody recording. False: take the full path
+ * (which tells a bad pointer from a block that only missed the cache). */
 static inline bool free_fast(ht_heap *h, void *p)
 {
     ht_segment *s = ht_segmap_lookup(p);
-    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
-                    (uintptr_t)p - (uintptr_t)s < s->first_block + HT_BLOCK_HEADER))
-        return false;
     ht_block *b = ht_header_of(p);
-    unsigned state = ht_block_state(b, h->cookie);
-    if (ht_unlikely(state != HT_STATE_BUSY_LFH && state != HT_STATE_BUSY_MAIN))
+    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
+                    (uintptr_t)b - (uintptr_t)s < s->first_block))
         return false;
-    size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
-    ht_heap_cache *hc = ht_cache_of(h);
-    if (ht_unlikely(hc == NULL || capacity > HT_SMALL_MAX + HT_BLOCK_HEADER || ht_heap_tracing()))
+    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_BUSY_MAIN > HT_STATE_BUSY_LFH - HT_STATE_BUSY_MAIN))
         return false;
-    unsigned c = class_within(capacity);
+    ht_heap_cache *hc = cache_of(h);
+    if (ht_unlikely(hc == NULL || ht_heap_tracing()))
+        return false;
+    /* Up to 1 KiB of capacity a block's class is its size less the header,
+     * in 16-byte units, less one. */
+    size_t size16 = b->size16;
+    unsigned c;
+    if (ht_likely(size16 <= (1024 + HT_BLOCK_HEADER) / 16))
+        c = (unsigned)size16 - 2;
+    else if (size16 <= (HT_SMALL_MAX + 2 * HT_BLOCK_HEADER) / 16)
+        c = class_within(size16 * 16 - HT_BLOCK_HEADER);
+    else
+        return false;
     ht_class_cache *cc = &hc->classes[c];
-    if (ht_unlikely(cc->lookaside_count >= ht_lookaside_limits[c]))
-        return false;
-    ht_retag(b, state == HT_STATE_BUSY_LFH ? HT_STATE_CACHED_LFH : HT_STATE_CACHED_MAIN);
-    *ht_block_link(b) = cc->lookaside;
-    cc->lookaside = b;
-    cc->lookaside_count++;
+    if (ht_unlikely(cc->lookaside_room == 0))
+        overflow_and_push(hc, c, b);
+    else
+        lookaside_push(cc, b);
     return true;
 }
 
@@ -624,6 +706,15 @@ int ht_heap_free(ht_heap *h, unsigned flags, void *p)
     if (ht_unlikely(p == NULL))
         return 1;
     return ht_likely(free_fast(h, p)) ? 1 : free_slow(h, p);
+}
+
+/* Out of line, as process_alloc_full is. */
+__attribute__((noinline)) static void process_free_slow(void *p) { free_slow(ht_process_heap(), p); }
+
+void ht_process_heap_free(void *p)
+{
+    if (ht_unlikely(!free_fast(&process_heap_object, p)))
+        process_free_slow(p);
 }
 
 size_t ht_heap_size(ht_heap *h, unsigned flags, const void *p)
@@ -839,7 +930,7 @@ size_t ht_heap_compact(ht_heap *h, unsigned flags)
         errno = EINVAL;
         return 0;
     }
-    ht_heap_cache *hc = ht_cache_of(h);
+    ht_heap_cache *hc = cache_of(h);
     if (hc)
         ht_cache_flush(hc, true);
     ht_heap_lock_internal(h);

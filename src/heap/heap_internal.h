@@ -44,26 +44,38 @@ enum ht_block_state {
     HT_STATE_END = 8,         /* sentinel at the end of a segment */
 };
 
+/* A cached state is its busy state plus this: a lookaside push or pop adds
+ * or subtracts it from the tag, whichever path the block came from. */
+#define HT_STATE_CACHED_DELTA (HT_STATE_CACHED_MAIN - HT_STATE_BUSY_MAIN)
+_Static_assert(HT_STATE_CACHED_LFH - HT_STATE_BUSY_LFH == HT_STATE_CACHED_DELTA, "cached = busy + delta");
+
 static inline uint32_t ht_tag_check(const void *header, uint32_t cookie)
 {
     /* One xor: cheap on every operation, and still different for every
-     * header position and every heap (the cookie is random per heap). */
-    return (uint32_t)((uintptr_t)header >> 4) ^ cookie;
+     * header position (within 4 GiB) and every heap (the cookie is random
+     * per heap). Headers are 16-byte aligned and a cookie's low four bits are
+     * 0, so the check word of a header leaves the state's bits clear. */
+    return (uint32_t)(uintptr_t)header ^ cookie;
 }
 
 static inline uint32_t ht_make_tag(const ht_block *b, uint32_t cookie, unsigned state)
 {
-    return (ht_tag_check(b, cookie) & ~0xFu) | state;
+    return ht_tag_check(b, cookie) | state;
 }
 
 /* Change the state of a block whose tag checks: its check word stays. */
 static inline void ht_retag(ht_block *b, unsigned state) { b->tag = (b->tag & ~0xFu) | state; }
 
+/* Tag xor check word of a 16-byte aligned header: the block's state when
+ * the tag checks, 16 or more when it does not. One xor and one compare tell
+ * a block of one expected state (or of two adjacent ones) on the fast paths. */
+static inline uint32_t ht_tag_state(const ht_block *b, uint32_t cookie) { return b->tag ^ ht_tag_check(b, cookie); }
+
 /* The state of b, or 0 when its tag does not check. */
 static inline unsigned ht_block_state(const ht_block *b, uint32_t cookie)
 {
-    uint32_t tag = b->tag;
-    return ((tag ^ ht_tag_check(b, cookie)) & ~0xFu) == 0 ? (tag & 0xFu) : 0;
+    uint32_t state = ht_tag_state(b, cookie);
+    return state < 16 ? state : 0;
 }
 
 static inline ht_block *ht_header_of(const void *p) { return (ht_block *)((uintptr_t)p - HT_BLOCK_HEADER); }
@@ -77,7 +89,7 @@ static inline void *ht_payload_of(ht_block *b) { return (char *)b + HT_BLOCK_HEA
 static inline unsigned ht_size_class(size_t size)
 {
     if (size <= 1024)
-        return size ? (unsigned)((size + 15) >> 4) - 1 : 0;
+        return (unsigned)((size - (size != 0)) >> 4); /* (size - 1) / 16, and 0 for 0 */
     unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 10..13 */
     unsigned step = (unsigned)((size - 1) >> (lg - 2)) & 3u;
     return 64 + (lg - 10) * 4 + step;
@@ -180,7 +192,10 @@ struct ht_heap {
 typedef struct ht_class_cache {
     ht_block *lookaside;
     ht_block *run;
-    uint32_t lookaside_count; /* bounded by ht_lookaside_limits; a run ends where it ends */
+    /* Blocks the lookaside may still take: its limit (ht_lookaside_limits)
+     * less the blocks it holds, so that a free tests one word. A run ends
+     * where it ends. */
+    uint32_t lookaside_room;
 } ht_class_cache;
 
 typedef struct ht_heap_cache {
@@ -204,10 +219,26 @@ void ht_pages_unmap(void *p, size_t size) HT_HEAP_HIDDEN;
 /* Resize a mapping where it is (move_to NULL) or move its pages to move_to,
  * a mapping of new_size that it replaces. NULL on failure. */
 void *ht_pages_resize(void *p, size_t old_size, size_t new_size, void *move_to) HT_HEAP_HIDDEN;
+uint32_t ht_pages_random32(void) HT_HEAP_HIDDEN;
 bool ht_segmap_register(ht_segment *s) HT_HEAP_HIDDEN;
 void ht_segmap_unregister(ht_segment *s) HT_HEAP_HIDDEN;
-ht_segment *ht_segmap_lookup(const void *p) HT_HEAP_HIDDEN;     /* NULL: not the heap's memory */
-uint32_t ht_pages_random32(void) HT_HEAP_HIDDEN;
+
+/* The segment map: one entry per granule of the user address space
+ * (HT_SEGMAP_BITS of granule number), in a reservation made when the first
+ * segment is registered; NULL before that. Entries never written read as
+ * NULL, so that a lookup is one load (os.c tells how). */
+#define HT_SEGMAP_BITS (48 - 22) /* 48-bit addresses, 4 MiB granules */
+extern ht_segment **ht_segmap HT_HEAP_HIDDEN;
+
+/* The segment p falls in; NULL: not the heap's memory. */
+static inline ht_segment *ht_segmap_lookup(const void *p)
+{
+    uintptr_t g = (uintptr_t)p / HT_GRANULE;
+    ht_segment **map = __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
+    if (ht_unlikely(map == NULL || (g >> HT_SEGMAP_BITS) != 0))
+        return NULL;
+    return __atomic_load_n(&map[g], __ATOMIC_ACQUIRE);
+}
 
 /* ---- backend.c: segments, free lists, splitting and coalescing ------------ */
 void ht_backend_init(struct ht_heap *h) HT_HEAP_HIDDEN;
@@ -281,15 +312,6 @@ void ht_cache_give_back(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
 /* Blocks of class c one refill takes from the LFH. */
 unsigned ht_run_batch(unsigned c) HT_HEAP_HIDDEN;
 
-static inline ht_heap_cache *ht_cache_of(struct ht_heap *h)
-{
-    ht_thread_cache *tc = ht_thread_caches;
-    if (ht_unlikely(tc == NULL))
-        return NULL;
-    ht_heap_cache *hc = &tc->slots[h->cache_slot];
-    return ht_likely(hc->serial == h->serial) ? hc : NULL;
-}
-
 /* ---- heap.c: shared by the paths ---------------------------------------------- */
 extern pthread_mutex_t ht_heaps_lock HT_HEAP_HIDDEN;
 struct ht_heap *ht_heap_by_serial(uint64_t serial) HT_HEAP_HIDDEN; /* ht_heaps_lock held */
@@ -299,7 +321,15 @@ void ht_heap_unlock_internal(struct ht_heap *h) HT_HEAP_HIDDEN;
 size_t ht_heap_usable_size(struct ht_heap *h, const void *p) HT_HEAP_HIDDEN;
 void ht_heap_apply_environment(void) HT_HEAP_HIDDEN;
 void ht_heap_snapshot_all(void) HT_HEAP_HIDDEN;
-/* Report that the heap's structures are damaged and stop. */
-_Noreturn void ht_heap_corrupt(struct ht_heap *h, const void *where, const char *what) HT_HEAP_HIDDEN;
+/* malloc() on the process heap: ht_heap_alloc with its set-up check on the
+ * fast path. */
+void *ht_process_heap_alloc(size_t size) HT_HEAP_HIDDEN;
+/* free() on the process heap. Its fast path needs no set-up check: a block of
+ * the process heap exists only once the heap is set up. */
+void ht_process_heap_free(void *p) HT_HEAP_HIDDEN;
+/* Report that the heap's structures are damaged and stop. Out of line: the
+ * fast paths that may call it stay small. */
+_Noreturn void ht_heap_corrupt(struct ht_heap *h, const void *where, const char *what) HT_HEAP_HIDDEN
+    __attribute__((cold, noinline));
 
 #endif

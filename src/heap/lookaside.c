@@ -98,14 +98,14 @@ void ht_cache_overflow(ht_heap_cache *hc, unsigned c)
 {
     ht_class_cache *cc = &hc->classes[c];
     ht_heap *h = hc->heap;
-    uint32_t keep = ht_lookaside_limits[c] / 2u;
+    uint32_t limit = ht_lookaside_limits[c], keep = limit / 2u; /* it holds limit - room */
     unsigned batch = ht_run_batch(c);
     ht_heap_lock_internal(h);
     /* Whole batches go to the LFH bin, for a thread that runs out (the
      * consumer of a producer/consumer pair) to take in one step; what the bin
      * does not keep goes back block by block. */
     bool exchange = __atomic_load_n(&h->lfh[c].active, __ATOMIC_RELAXED);
-    while (exchange && cc->lookaside_count >= keep + batch) {
+    while (exchange && limit - cc->lookaside_room >= keep + batch) {
         ht_block *first = cc->lookaside, *last = first;
         for (unsigned i = 1; i < batch; i++)
             last = *ht_block_link(last);
@@ -116,12 +116,12 @@ void ht_cache_overflow(ht_heap_cache *hc, unsigned c)
             break;
         }
         cc->lookaside = rest;
-        cc->lookaside_count -= batch;
+        cc->lookaside_room += batch;
     }
-    while (cc->lookaside_count > keep) {
+    while (limit - cc->lookaside_room > keep) {
         ht_block *b = cc->lookaside;
         cc->lookaside = *ht_block_link(b);
-        cc->lookaside_count--;
+        cc->lookaside_room++;
         ht_cache_give_back(h, b);
     }
     ht_heap_unlock_internal(h);
@@ -213,6 +213,8 @@ ht_heap_cache *ht_cache_attach(ht_heap *h)
     if (!ht_cache_flush(hc, false)) /* another heap used the slot */
         return NULL;
     memset(hc->classes, 0, sizeof hc->classes);
+    for (unsigned c = 0; c < HT_CLASS_COUNT; c++)
+        hc->classes[c].lookaside_room = ht_lookaside_limits[c];
     hc->heap = h;
     hc->serial = h->serial;
     return hc;

@@ -32,12 +32,12 @@ static inline ht_heap *heap(void) { return ht_process_heap(); }
 
 /* The two hottest entry points take the heap's fast paths inline (link-time
  * optimisation sees across the files; the slow paths stay calls). */
-__attribute__((flatten)) EXPORT void *malloc(size_t size) { return ht_heap_alloc(heap(), 0, size); }
+__attribute__((flatten)) EXPORT void *malloc(size_t size) { return ht_process_heap_alloc(size); }
 
 __attribute__((flatten)) EXPORT void free(void *p)
 {
     if (p)
-        ht_heap_free(heap(), 0, p);
+        ht_process_heap_free(p);
 }
 
 EXPORT void *calloc(size_t n, size_t size)

@@ -59,29 +59,35 @@ uint32_t ht_pages_random32(void)
 }
 
 /* ---- the segment map ---------------------------------------------------------
- * Two levels indexed by granule number (address / 4 MiB) over the 48-bit user
- * address space: 8192 top entries, each a lazily mapped leaf of 8192 segment
- * pointers. A lookup is two dependent loads; registering a segment writes its
- * granules' entries before the segment's blocks are handed out, and the
- * release store publishes them to a lookup on another thread. */
-#define MAP_BITS 13
-#define MAP_ENTRIES ((size_t)1 << MAP_BITS)
-#define ADDRESS_BITS 48
+ * Flat: entry g is the segment that granule g (address / 4 MiB) falls in,
+ * 2^26 entries over the 48-bit user address space. That is 512 MiB of
+ * address space, reserved once and read-only: private read-only pages are
+ * not charged against the commit limit, and a page never written reads as
+ * zeros (the kernel's zero page), so an unknown address finds NULL without
+ * a test per level. Registering a segment makes the page(s) of its entries
+ * writable first (only those are ever committed: 4 KiB per 2 GiB of address
+ * range that holds segments). The release store publishes a segment's
+ * entries, written before its blocks are handed out, to a lookup on another
+ * thread. */
+#define MAP_ENTRIES ((size_t)1 << HT_SEGMAP_BITS)
+#define MAP_BYTES (MAP_ENTRIES * sizeof(ht_segment *))
+#define PAGE ((uintptr_t)4096)
 
-static ht_segment **map_top[MAP_ENTRIES];
+ht_segment **ht_segmap;
 
-static ht_segment **leaf_for(size_t granule, bool create)
+static ht_segment **map_reserve(void)
 {
-    ht_segment ***slot = &map_top[granule >> MAP_BITS];
-    ht_segment **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (leaf || !create)
-        return leaf;
-    ht_segment **fresh = sys_mmap(MAP_ENTRIES * sizeof *fresh);
-    if (!fresh)
+    ht_segment **map = __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
+    if (map)
+        return map;
+    long r = syscall(SYS_mmap, NULL, MAP_BYTES, PROT_READ,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r < 0 && r > -4096)
         return NULL;
-    if (!__atomic_compare_exchange_n(slot, &leaf, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        syscall(SYS_munmap, fresh, MAP_ENTRIES * sizeof *fresh);
-        return leaf;
+    ht_segment **fresh = (ht_segment **)r;
+    if (!__atomic_compare_exchange_n(&ht_segmap, &map, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        syscall(SYS_munmap, fresh, MAP_BYTES);
+        return map;
     }
     return fresh;
 }
@@ -89,32 +95,26 @@ static ht_segment **leaf_for(size_t granule, bool create)
 static bool set_entries(ht_segment *s, ht_segment *value)
 {
     size_t first = (uintptr_t)s / HT_GRANULE, count = (s->size + HT_GRANULE - 1) / HT_GRANULE;
-    for (size_t g = first; g < first + count; g++) {
-        if (g >> (ADDRESS_BITS - 22) != 0)
+    if ((first + count - 1) >> HT_SEGMAP_BITS != 0)
+        return false;
+    ht_segment **map = value ? map_reserve() : __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
+    if (!map)
+        return false;
+    if (value) {
+        /* Writable from the first entry's page to the last's: mprotect is
+         * idempotent, and segments are few. */
+        uintptr_t from = (uintptr_t)&map[first] & ~(PAGE - 1);
+        uintptr_t to = ((uintptr_t)&map[first + count] + PAGE - 1) & ~(PAGE - 1);
+        if (syscall(SYS_mprotect, from, to - from, PROT_READ | PROT_WRITE) != 0)
             return false;
-        ht_segment **leaf = leaf_for(g, value != NULL);
-        if (!leaf)
-            return false;
-        __atomic_store_n(&leaf[g & (MAP_ENTRIES - 1)], value, __ATOMIC_RELEASE);
     }
+    for (size_t g = first; g < first + count; g++)
+        __atomic_store_n(&map[g], value, __ATOMIC_RELEASE);
     return true;
 }
 
-bool ht_segmap_register(ht_segment *s)
-{
-    if (set_entries(s, s))
-        return true;
-    set_entries(s, NULL);
-    return false;
-}
+/* A failure leaves the map as it was: set_entries writes nothing until its
+ * entries are known to be writable. */
+bool ht_segmap_register(ht_segment *s) { return set_entries(s, s); }
 
 void ht_segmap_unregister(ht_segment *s) { set_entries(s, NULL); }
-
-ht_segment *ht_segmap_lookup(const void *p)
-{
-    size_t g = (uintptr_t)p / HT_GRANULE;
-    if (ht_unlikely(g >> (ADDRESS_BITS - 22) != 0))
-        return NULL;
-    ht_segment **leaf = __atomic_load_n(&map_top[g >> MAP_BITS], __ATOMIC_ACQUIRE);
-    return leaf ? __atomic_load_n(&leaf[g & (MAP_ENTRIES - 1)], __ATOMIC_ACQUIRE) : NULL;
-}

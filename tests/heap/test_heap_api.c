@@ -514,6 +514,44 @@ static void test_interior_pointer_is_detected(void **state)
     assert_non_null(strstr(r.err, "not the start of a live block"));
 }
 
+static void damaged_header(void *arg)
+{
+    (void)arg;
+    ht_heap *h = ht_heap_create(0, 0, 0);
+    char *p = ht_heap_alloc(h, 0, 48);
+    memset(p - 16, 0x5a, 16); /* what an overrun of the block before it does */
+    ht_heap_free(h, 0, p);
+}
+
+static void test_damaged_header_is_detected(void **state)
+{
+    (void)state;
+    child_result r;
+    run_in_child(damaged_header, NULL, &r);
+    assert_true(child_aborted(&r));
+    assert_non_null(strstr(r.err, "HeapFree(0x"));
+    assert_non_null(strstr(r.err, "header is damaged"));
+}
+
+static void write_after_free(void *arg)
+{
+    (void)arg;
+    ht_heap *h = ht_heap_create(0, 0, 0);
+    char *p = ht_heap_alloc(h, 0, 48);
+    ht_heap_free(h, 0, p); /* into this thread's lookaside */
+    memset(p - 16, 0, 16);
+    ht_heap_alloc(h, 0, 48); /* takes it back out */
+}
+
+static void test_write_after_free_found_when_block_leaves_cache(void **state)
+{
+    (void)state;
+    child_result r;
+    run_in_child(write_after_free, NULL, &r);
+    assert_true(child_aborted(&r));
+    assert_non_null(strstr(r.err, "written to after its free"));
+}
+
 static void test_wrong_heap_reported_and_refused(void **state)
 {
     (void)state;
@@ -580,6 +618,8 @@ int main(void)
         cmocka_unit_test(test_double_free_of_backend_block),
         cmocka_unit_test(test_foreign_pointer_aborts_with_message),
         cmocka_unit_test(test_interior_pointer_is_detected),
+        cmocka_unit_test(test_damaged_header_is_detected),
+        cmocka_unit_test(test_write_after_free_found_when_block_leaves_cache),
         cmocka_unit_test(test_wrong_heap_reported_and_refused),
         cmocka_unit_test(test_generate_exceptions_aborts_on_failure),
     };

@@ -223,21 +223,23 @@ uint32_t ht_pages_random32(void) HT_HEAP_HIDDEN;
 bool ht_segmap_register(ht_segment *s) HT_HEAP_HIDDEN;
 void ht_segmap_unregister(ht_segment *s) HT_HEAP_HIDDEN;
 
-/* The segment map: one entry per granule of the user address space
- * (HT_SEGMAP_BITS of granule number), in a reservation made when the first
- * segment is registered; NULL before that. Entries never written read as
- * NULL, so that a lookup is one load (os.c tells how). */
+/* The segment map (os.c): granule number (HT_SEGMAP_BITS of it) -> segment,
+ * in two levels; a leaf is mapped when its first segment is registered. */
 #define HT_SEGMAP_BITS (48 - 22) /* 48-bit addresses, 4 MiB granules */
-extern ht_segment **ht_segmap HT_HEAP_HIDDEN;
+#define HT_SEGMAP_LEAF_BITS 13
+#define HT_SEGMAP_LEAF ((size_t)1 << HT_SEGMAP_LEAF_BITS)
+#define HT_SEGMAP_TOP ((size_t)1 << (HT_SEGMAP_BITS - HT_SEGMAP_LEAF_BITS))
+extern ht_segment **ht_segmap_top[HT_SEGMAP_TOP] HT_HEAP_HIDDEN;
 
 /* The segment p falls in; NULL: not the heap's memory. */
 static inline ht_segment *ht_segmap_lookup(const void *p)
 {
     uintptr_t g = (uintptr_t)p / HT_GRANULE;
-    ht_segment **map = __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
-    if (ht_unlikely(map == NULL || (g >> HT_SEGMAP_BITS) != 0))
+    if (ht_unlikely((g >> HT_SEGMAP_BITS) != 0))
         return NULL;
-    return __atomic_load_n(&map[g], __ATOMIC_ACQUIRE);
+    ht_segment **leaf = __atomic_load_n(&ht_segmap_top[g >> HT_SEGMAP_LEAF_BITS], __ATOMIC_ACQUIRE);
+    return ht_likely(leaf != NULL) ? __atomic_load_n(&leaf[g & (HT_SEGMAP_LEAF - 1)], __ATOMIC_ACQUIRE)
+                                   : NULL;
 }
 
 /* ---- backend.c: segments, free lists, splitting and coalescing ------------ */

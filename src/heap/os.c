@@ -59,35 +59,29 @@ uint32_t ht_pages_random32(void)
 }
 
 /* ---- the segment map ---------------------------------------------------------
- * Flat: entry g is the segment that granule g (address / 4 MiB) falls in,
- * 2^26 entries over the 48-bit user address space. That is 512 MiB of
- * address space, reserved once and read-only: private read-only pages are
- * not charged against the commit limit, and a page never written reads as
- * zeros (the kernel's zero page), so an unknown address finds NULL without
- * a test per level. Registering a segment makes the page(s) of its entries
- * writable first (only those are ever committed: 4 KiB per 2 GiB of address
- * range that holds segments). The release store publishes a segment's
- * entries, written before its blocks are handed out, to a lookup on another
- * thread. */
-#define MAP_ENTRIES ((size_t)1 << HT_SEGMAP_BITS)
-#define MAP_BYTES (MAP_ENTRIES * sizeof(ht_segment *))
-#define PAGE ((uintptr_t)4096)
+ * Two levels indexed by granule number (address / 4 MiB) over the 48-bit user
+ * address space: a static top of 2^13 entries, each a lazily mapped leaf of
+ * 2^13 segment pointers (64 KiB, for 32 GiB of address range). A lookup
+ * (inline, heap_internal.h) is two loads, as a flat map's base and entry
+ * would be, without reserving the 512 MiB a flat map spans: under an
+ * address-space limit (ulimit -v) that reservation could fail and leave the
+ * heap with no memory at all. Registering a segment writes its granules'
+ * entries before the segment's blocks are handed out, and the release store
+ * publishes them to a lookup on another thread. */
+ht_segment **ht_segmap_top[HT_SEGMAP_TOP];
 
-ht_segment **ht_segmap;
-
-static ht_segment **map_reserve(void)
+static ht_segment **leaf_for(size_t granule, bool create)
 {
-    ht_segment **map = __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
-    if (map)
-        return map;
-    long r = syscall(SYS_mmap, NULL, MAP_BYTES, PROT_READ,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r < 0 && r > -4096)
+    ht_segment ***slot = &ht_segmap_top[granule >> HT_SEGMAP_LEAF_BITS];
+    ht_segment **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (leaf || !create)
+        return leaf;
+    ht_segment **fresh = sys_mmap(HT_SEGMAP_LEAF * sizeof *fresh);
+    if (!fresh)
         return NULL;
-    ht_segment **fresh = (ht_segment **)r;
-    if (!__atomic_compare_exchange_n(&ht_segmap, &map, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        syscall(SYS_munmap, fresh, MAP_BYTES);
-        return map;
+    if (!__atomic_compare_exchange_n(slot, &leaf, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        syscall(SYS_munmap, fresh, HT_SEGMAP_LEAF * sizeof *fresh);
+        return leaf;
     }
     return fresh;
 }
@@ -95,26 +89,23 @@ static ht_segment **map_reserve(void)
 static bool set_entries(ht_segment *s, ht_segment *value)
 {
     size_t first = (uintptr_t)s / HT_GRANULE, count = (s->size + HT_GRANULE - 1) / HT_GRANULE;
-    if ((first + count - 1) >> HT_SEGMAP_BITS != 0)
-        return false;
-    ht_segment **map = value ? map_reserve() : __atomic_load_n(&ht_segmap, __ATOMIC_ACQUIRE);
-    if (!map)
-        return false;
-    if (value) {
-        /* Writable from the first entry's page to the last's: mprotect is
-         * idempotent, and segments are few. */
-        uintptr_t from = (uintptr_t)&map[first] & ~(PAGE - 1);
-        uintptr_t to = ((uintptr_t)&map[first + count] + PAGE - 1) & ~(PAGE - 1);
-        if (syscall(SYS_mprotect, from, to - from, PROT_READ | PROT_WRITE) != 0)
+    for (size_t g = first; g < first + count; g++) {
+        if (g >> HT_SEGMAP_BITS != 0)
             return false;
+        ht_segment **leaf = leaf_for(g, value != NULL);
+        if (!leaf)
+            return false;
+        __atomic_store_n(&leaf[g & (HT_SEGMAP_LEAF - 1)], value, __ATOMIC_RELEASE);
     }
-    for (size_t g = first; g < first + count; g++)
-        __atomic_store_n(&map[g], value, __ATOMIC_RELEASE);
     return true;
 }
 
-/* A failure leaves the map as it was: set_entries writes nothing until its
- * entries are known to be writable. */
-bool ht_segmap_register(ht_segment *s) { return set_entries(s, s); }
+bool ht_segmap_register(ht_segment *s)
+{
+    if (set_entries(s, s))
+        return true;
+    set_entries(s, NULL); /* the entries written before the failure */
+    return false;
+}
 
 void ht_segmap_unregister(ht_segment *s) { set_entries(s, NULL); }

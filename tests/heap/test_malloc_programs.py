@@ -28,6 +28,12 @@ big[-1] = 7
 print(len(s), len(words), top, sorted(out), sum(big))
 """
 
+PY_LIMITED = r"""
+import json
+d = {str(i): [i] * (i % 50) for i in range(30000)}
+print(len(json.dumps(d, sort_keys=True)))
+"""
+
 SQL = """
 create table t(id integer primary key, name text, blob blob);
 insert into t(name, blob) select printf('n%08d', value), randomblob(value % 700)
@@ -92,6 +98,11 @@ def main():
 
     same("python3", [python, "-c", PY_WORK], {}, args.malloc)
     same("python3 (PYTHONMALLOC=malloc)", [python, "-c", PY_WORK], {"PYTHONMALLOC": "malloc"}, args.malloc)
+    # Under an address-space limit (ulimit -v, as some sandboxes set): the
+    # heap must not reserve more address space than it uses.
+    limited = 'ulimit -v 400000 && exec "$0" -c "$1"'
+    same("python3 under ulimit -v", ["sh", "-c", limited, python, PY_LIMITED], {"PYTHONMALLOC": "malloc"},
+         args.malloc)
 
     sql = os.path.join(work, "work.sql")
     with open(sql, "w") as f:

@@ -22,8 +22,9 @@ static inline void addr_remember(ht_addr_model *m, uint64_t a, unsigned slot)
 /* Address kinds in the two low bits of the first varint. */
 enum { ADDR_RECENT = 0, ADDR_TABLE = 1, ADDR_DELTA16 = 2, ADDR_LITERAL = 3 };
 
-static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
+static inline void addr_encode(ht_chunk_encoder *e, ht_buf *out, uint64_t a)
 {
+    ht_addr_model *m = &e->state.addr;
     unsigned slot = addr_slot(a);
     if (m->table[slot] == a) {
         /* Still among the last HT_ADDR_RECENT remembered, where the table's
@@ -31,7 +32,7 @@ static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
          * the table's first entries were never remembered. (An address
          * pushed out of the table by another while still recent is coded
          * otherwise: rare, and any correct code decodes the same.) */
-        unsigned at = m->table_pos[slot], back = m->recent_pos - 1 - at;
+        unsigned at = e->addr_pos[slot], back = m->recent_pos - 1 - at;
         if (back < HT_ADDR_RECENT && m->recent[at & (HT_ADDR_RECENT - 1)] == a)
             ht_buf_put_varint_unchecked(out, (uint64_t)back << 2 | ADDR_RECENT);
         else
@@ -46,7 +47,7 @@ static inline void addr_encode(ht_addr_model *m, ht_buf *out, uint64_t a)
             ht_buf_put_varint_unchecked(out, a);
         }
     }
-    m->table_pos[slot] = m->recent_pos;
+    e->addr_pos[slot] = m->recent_pos;
     addr_remember(m, a, slot);
 }
 
@@ -156,6 +157,7 @@ void ht_encoder_free(ht_chunk_encoder *e)
 void ht_encoder_reset(ht_chunk_encoder *e)
 {
     ht_codec_state_reset(&e->state);
+    memset(e->addr_pos, 0, sizeof e->addr_pos); /* a chunk's bytes depend on its events alone */
     for (int s = 0; s < HT_STREAM_COUNT; s++)
         e->streams[s].len = 0;
     e->count = 0;
@@ -184,18 +186,18 @@ static bool add_heap_event(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc
     case HT_EVENT_HEAP_ALLOC:
         mru_encode(&st->handles, misc, ev->u.Alloc.HeapHandle);
         ht_buf_put_varint_unchecked(size, ev->u.Alloc.Size);
-        addr_encode(&st->addr, addr, ev->u.Alloc.Address);
+        addr_encode(e, addr, ev->u.Alloc.Address);
         ht_buf_put_varint_unchecked(misc, ev->u.Alloc.Source);
         return true;
     case HT_EVENT_HEAP_FREE:
         mru_encode(&st->handles, misc, ev->u.Free.HeapHandle);
-        addr_encode(&st->addr, addr, ev->u.Free.Address);
+        addr_encode(e, addr, ev->u.Free.Address);
         ht_buf_put_varint_unchecked(misc, ev->u.Free.Source);
         return true;
     case HT_EVENT_HEAP_REALLOC:
         mru_encode(&st->handles, misc, ev->u.Realloc.HeapHandle);
-        addr_encode(&st->addr, addr, ev->u.Realloc.NewAddress);
-        addr_encode(&st->addr, addr, ev->u.Realloc.OldAddress);
+        addr_encode(e, addr, ev->u.Realloc.NewAddress);
+        addr_encode(e, addr, ev->u.Realloc.OldAddress);
         ht_buf_put_varint_unchecked(size, ev->u.Realloc.NewSize);
         ht_buf_put_varint_unchecked(size, ev->u.Realloc.OldSize);
         ht_buf_put_varint_unchecked(misc, ev->u.Realloc.Source);
@@ -249,7 +251,7 @@ static bool add_fields(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *de
             st->delta_prev[tag][i] = v;
             break;
         case HT_CODEC_SIZE: ht_buf_put_varint_unchecked(&S[HT_STREAM_SIZE], v); break;
-        case HT_CODEC_ADDRESS: addr_encode(&st->addr, &S[HT_STREAM_ADDRESS], v); break;
+        case HT_CODEC_ADDRESS: addr_encode(e, &S[HT_STREAM_ADDRESS], v); break;
         case HT_CODEC_MRU: mru_encode(&st->handles, &S[HT_STREAM_MISC], v); break;
         default: return false;
         }

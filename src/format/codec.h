@@ -25,9 +25,6 @@ typedef struct ht_addr_model {
     unsigned recent_pos;
     uint64_t last;
     uint64_t table[HT_ADDR_TABLE];
-    /* The encoder's alone: the recent_pos at which table[i] was last
-     * remembered, which finds a recent address without searching. */
-    unsigned table_pos[HT_ADDR_TABLE];
 } ht_addr_model;
 
 typedef struct ht_mru {
@@ -47,6 +44,10 @@ void ht_codec_state_reset(ht_codec_state *s);
 
 typedef struct ht_chunk_encoder {
     ht_codec_state state;
+    /* The encoder's alone: the state.addr.recent_pos at which
+     * state.addr.table[i] was last remembered, which finds a recent address
+     * without searching the recent ones. */
+    unsigned addr_pos[HT_ADDR_TABLE];
     ht_buf streams[HT_STREAM_COUNT];
     uint32_t count;
     uint64_t ts_first, ts_last;

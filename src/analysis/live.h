@@ -8,11 +8,11 @@
  * linear probing and backward-shift deletion (no tombstones), so inserts and
  * removals stay O(1) however long the program runs; it grows when five
  * eighths full and shrinks when less than an eighth full, so its memory
- * follows the number of live blocks (26 to 128 bytes each), never the
- * number of events. Not fuller: blocks of one page share a run of slots
- * (below), so the probe runs of a fuller table grow long, and a removal
- * scans to the end of its run (at three quarters, stats of a recorded
- * python trace took 1.4 times as long). Not emptier: fresh pages cost their
+ * follows the number of live blocks (26 to 128 bytes each), never the number
+ * of events. Not fuller: blocks of one page share a run of slots (below), so
+ * the probe runs of a fuller table grow long, and a removal scans to the end
+ * of its run (at three quarters, stats of a recorded python trace took 1.4
+ * times as long as at half full). Not emptier: fresh pages cost their
  * zeroing, and at half full a program with 2 M live blocks needed twice the
  * memory. Entries live in the table's own arrays: no allocation per block.
  *

@@ -40,6 +40,18 @@ static void free_slots(ht_live_slot *slots, size_t capacity)
 
 void ht_live_init(ht_live *t) { memset(t, 0, sizeof *t); }
 
+/* The thresholds of ht_live_insert and ht_live_remove for the table's
+ * capacity: grow when an insert would make the slots more than five eighths
+ * full, shrink when fewer than an eighth stay used (never below the
+ * smallest capacity). The block at address 0 counts in count, not in the
+ * slots. */
+static void set_limits(ht_live *t)
+{
+    size_t capacity = ht_live_capacity(t), zero = (size_t)t->has_zero;
+    t->grow_at = capacity ? capacity / 8 * 5 + zero : 0;
+    t->shrink_below = capacity > MIN_CAPACITY ? capacity / 8 + zero : 0;
+}
+
 void ht_live_destroy(ht_live *t)
 {
     free_slots(t->slots, ht_live_capacity(t));
@@ -70,6 +82,7 @@ static int resize(ht_live *t, size_t capacity)
         slots[j] = old[i];
     }
     free_slots(old, old_capacity);
+    set_limits(t);
     return 0;
 }
 
@@ -98,6 +111,7 @@ int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *
     t->has_zero = 1;
     t->zero = *block;
     t->bytes += block->size;
+    set_limits(t);
     return !was;
 }
 
@@ -110,6 +124,7 @@ int ht_live_remove_zero_(ht_live *t, ht_live_block *removed)
     t->has_zero = 0;
     t->count--;
     t->bytes -= t->zero.size;
+    set_limits(t);
     return 1;
 }
 

@@ -48,6 +48,10 @@ typedef struct ht_live {
     uint64_t bytes;         /* sum of their sizes */
     int has_zero;           /* address 0 cannot be a key: it is kept aside */
     ht_live_block zero;
+    /* The counts at which an insert grows the table and below which a
+     * removal shrinks it, kept with the table (live.c) so that each
+     * operation compares once: 0 and 0 in an empty table. */
+    size_t grow_at, shrink_below;
 } ht_live;
 
 /* An empty table; it allocates nothing until the first insert. */
@@ -102,21 +106,28 @@ int ht_live_remove_zero_(ht_live *t, ht_live_block *removed);
  * starts at a hash of the page, so that a program's neighbouring blocks share
  * cache lines of the table (one miss for many lookups), while pages spread
  * over the whole table. */
+static inline size_t ht_live_place_(uint64_t address, unsigned shift, size_t mask)
+{
+    size_t page = (size_t)(((address >> 12) * 0x9E3779B97F4A7C15ull) >> shift);
+    return (page + (size_t)((address >> 4) & 0xFF)) & mask;
+}
+
 static inline size_t ht_live_home_(const ht_live *t, uint64_t address)
 {
-    size_t page = (size_t)(((address >> 12) * 0x9E3779B97F4A7C15ull) >> t->shift);
-    return (page + (size_t)((address >> 4) & 0xFF)) & t->mask;
+    return ht_live_place_(address, t->shift, t->mask);
 }
 
 /* The slot of address, or the empty slot that ends its probe run. */
 static inline size_t ht_live_slot_(const ht_live *t, uint64_t address)
 {
+    const ht_live_slot *slots = t->slots;
+    size_t mask = t->mask;
     size_t i = ht_live_home_(t, address);
     for (;;) {
-        uint64_t k = t->slots[i].key;
+        uint64_t k = slots[i].key;
         if (k == address || !k)
             return i;
-        i = (i + 1) & t->mask;
+        i = (i + 1) & mask;
     }
 }
 
@@ -125,8 +136,7 @@ static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_blo
 {
     if (address == 0)
         return ht_live_insert_zero_(t, block, replaced);
-    size_t slots = t->count - (size_t)t->has_zero;
-    if (!t->slots || (slots + 1) * 8 > (t->mask + 1) * 5) {
+    if (t->count >= t->grow_at) {
         if (ht_live_grow_(t) < 0)
             return -1;
     }
@@ -161,30 +171,35 @@ static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *re
         return ht_live_remove_zero_(t, removed);
     if (!t->slots)
         return 0;
+    /* The table's fields in locals: a store to a slot could otherwise be
+     * taken to change them, and they would be loaded again after each. */
+    ht_live_slot *slots = t->slots;
+    size_t mask = t->mask;
+    unsigned shift = t->shift;
     size_t i = ht_live_slot_(t, address);
-    if (!t->slots[i].key)
+    if (!slots[i].key)
         return 0;
     if (removed)
-        *removed = t->slots[i].block;
-    t->bytes -= t->slots[i].block.size;
-    t->count--;
+        *removed = slots[i].block;
+    t->bytes -= slots[i].block.size;
+    size_t count = --t->count;
     /* Backward shift: pull later entries of the probe run into the hole when
      * their home slot is not between the hole and where they sit, so that
      * every lookup still finds its key before the first empty slot. */
     size_t j = i;
     for (;;) {
-        j = (j + 1) & t->mask;
-        uint64_t k = t->slots[j].key;
+        j = (j + 1) & mask;
+        uint64_t k = slots[j].key;
         if (!k)
             break;
-        size_t home = ht_live_home_(t, k);
-        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-            t->slots[i] = t->slots[j];
+        size_t home = ht_live_place_(k, shift, mask);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            slots[i] = slots[j];
             i = j;
         }
     }
-    t->slots[i].key = 0;
-    if ((t->count - (size_t)t->has_zero) * 8 < t->mask + 1)
+    slots[i].key = 0;
+    if (count < t->shrink_below)
         ht_live_shrink_(t);
     return 1;
 }

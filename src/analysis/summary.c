@@ -294,9 +294,10 @@ static inline int add_block(ht_process_summary *p, uint64_t address, uint64_t si
     return 0;
 }
 
-/* An ALLOC, FREE or REALLOC of image p (heap semantics in summary.h).
- * Inlined by force: it is the body of the loops of ht_summary_add and
- * ht_summary_add_records, and a call costs a tenth of the event. */
+/* An ALLOC, FREE or REALLOC of image p (heap semantics in summary.h), one
+ * at a time (heap_run below does runs of them). Inlined by force: it is the
+ * body of ht_summary_add, which the recorder calls for every event, and a
+ * call costs a tenth of the event. */
 static inline __attribute__((always_inline)) int heap_event(ht_summary *s, ht_process_summary *p,
                                                             const ht_record *r)
 {
@@ -398,25 +399,136 @@ int ht_summary_add(ht_summary *s, const ht_event *ev)
 }
 
 
+/* Apply the heap events at the start of recs (n of them) to image p, up to
+ * the first record of another kind or of a heap type not counted yet (its
+ * slot comes first, in order of sight): the same as count_event and
+ * heap_event for each, with what every event changes (counts, first and
+ * last time, live and peak figures) kept in locals and written back once,
+ * and the thread set looked at only when the thread changes. Sets *applied
+ * to the records applied; returns 0, or -1 when memory ran out. */
+static int heap_run(ht_summary *s, ht_process_summary *p, const ht_record *recs, size_t n,
+                    size_t *applied)
+{
+    ht_usage *u = &p->usage;
+    const ht_live *live = &p->live;
+    int slot_alloc = s->slot_of[HT_EVENT_HEAP_ALLOC], slot_free = s->slot_of[HT_EVENT_HEAP_FREE],
+        slot_realloc = s->slot_of[HT_EVENT_HEAP_REALLOC];
+    /* The types the run takes: a type without a slot is matched by no
+     * record (no type number is that large). */
+    uint32_t alloc = slot_alloc >= 0 ? HT_EVENT_HEAP_ALLOC : UINT32_MAX,
+             free_ = slot_free >= 0 ? HT_EVENT_HEAP_FREE : UINT32_MAX,
+             realloc_ = slot_realloc >= 0 ? HT_EVENT_HEAP_REALLOC : UINT32_MAX;
+    uint64_t allocs = 0, frees = 0, reallocs = 0;
+    uint64_t first = u->events ? u->first_time : UINT64_MAX, last = u->last_time;
+    /* What the other running images hold: the trace-wide sum is this plus
+     * p's live bytes while p is the only image that changes. */
+    uint64_t others = s->live_bytes - u->live_bytes;
+    uint64_t peak = u->peak_bytes, peak_time = u->peak_time;
+    uint64_t all_peak = s->totals.peak_bytes, all_peak_time = s->totals.peak_time;
+    /* A peak can rise only when p's live bytes reach this. Alone, p's bytes
+     * are the sum: the lower of the two peaks is the one to pass. With
+     * others running, both are checked at every event (0). */
+    uint64_t rise = others ? 0 : peak < all_peak ? peak : all_peak;
+    uint32_t noted = 0; /* tid + 1 of the last thread noted, 0 before any */
+    int result = 0;
+    size_t i = 0;
+    for (; i < n; i++) {
+        const ht_record *r = &recs[i];
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_record(p, &recs[i + PREFETCH_AHEAD]);
+        if (r->flags & HT_EVENT_FLAG_UNKNOWN_TYPE)
+            break;
+        uint32_t type = r->type;
+        if (type == alloc) {
+            allocs++;
+            u->by_source[source_slot(r->source)]++;
+            if (add_block(p, r->u.heap.address, r->u.heap.size) < 0) {
+                result = -1;
+                break;
+            }
+        } else if (type == free_) {
+            frees++;
+            if (r->u.heap.address && !ht_live_remove(&p->live, r->u.heap.address, NULL))
+                u->anomalies.free_unknown++;
+        } else if (type == realloc_) {
+            reallocs++;
+            u->by_source[source_slot(r->source)]++;
+            if (r->u.heap.old_address && !ht_live_remove(&p->live, r->u.heap.old_address, NULL))
+                u->anomalies.realloc_unknown++;
+            if (add_block(p, r->u.heap.address, r->u.heap.size) < 0) {
+                result = -1;
+                break;
+            }
+        } else {
+            break;
+        }
+        uint64_t ts = r->time;
+        first = ts < first ? ts : first;
+        last = ts > last ? ts : last;
+        uint64_t now = ht_live_bytes(live);
+        if (now >= rise) {
+            if (now > peak) {
+                peak = now;
+                peak_time = ts;
+            }
+            if (others + now > all_peak) {
+                all_peak = others + now;
+                all_peak_time = ts;
+            }
+            if (!others)
+                rise = peak < all_peak ? peak : all_peak;
+        }
+        if (r->tid + 1 != noted) {
+            if (note_thread(s, p, r->tid) < 0) {
+                result = -1;
+                break;
+            }
+            noted = r->tid + 1;
+        }
+    }
+    if (i) {
+        u->events += i;
+        if (slot_alloc >= 0)
+            u->by_type[slot_alloc] += allocs;
+        if (slot_free >= 0)
+            u->by_type[slot_free] += frees;
+        if (slot_realloc >= 0)
+            u->by_type[slot_realloc] += reallocs;
+        u->first_time = first;
+        u->last_time = last;
+        u->live_bytes = ht_live_bytes(live);
+        u->live_blocks = ht_live_count(live);
+        s->live_bytes = others + u->live_bytes;
+        u->peak_bytes = peak;
+        u->peak_time = peak_time;
+        s->totals.peak_bytes = all_peak;
+        s->totals.peak_time = all_peak_time;
+    }
+    *applied = i;
+    return result;
+}
+
 int ht_summary_add_records(ht_summary *s, uint32_t pid, const ht_record *recs, size_t n)
 {
     /* Heap events make nearly every record, and each one looks up a block
      * of a table far larger than the caches: the lookups of the records
-     * ahead are started early, so that their misses overlap. The image
-     * changes only at a record of another kind. */
+     * ahead are started early (in heap_run), so that their misses overlap.
+     * The image changes only at a record of another kind. */
     ht_process_summary *p = running(s, pid);
-    for (size_t i = 0; i < n; i++) {
-        const ht_record *r = &recs[i];
-        if (p && i + PREFETCH_AHEAD < n)
-            prefetch_record(p, &recs[i + PREFETCH_AHEAD]);
-        if (!p || !is_heap(r)) {
-            if (add_record(s, pid, r) < 0)
+    size_t i = 0;
+    while (i < n) {
+        if (p) {
+            size_t applied;
+            if (heap_run(s, p, recs + i, n - i, &applied) < 0)
                 return -1;
-            p = running(s, pid);
-            continue;
+            i += applied;
+            if (i == n)
+                break;
         }
-        if (count_event(s, p, r) < 0 || heap_event(s, p, r) < 0)
+        if (add_record(s, pid, &recs[i]) < 0)
             return -1;
+        p = running(s, pid);
+        i++;
     }
     return 0;
 }

@@ -6,6 +6,20 @@
 /* Decoding paths of a tag. */
 enum { PATH_EVENT = 0, PATH_ALLOC, PATH_FREE, PATH_REALLOC };
 
+/* The most bytes one event on the direct path can take from each stream,
+ * malformed or not: a varint is read to at most 10 bytes, an MRU or
+ * ADDRESS literal is a varint marker and a varint; a realloc has two
+ * addresses and two sizes, every heap event a handle (MRU) and a Source in
+ * the misc stream. */
+enum {
+    MAX_TIME = 10,
+    MAX_THREAD = 20,
+    MAX_STACK = 10,
+    MAX_SIZE = 20,
+    MAX_ADDRESS = 40,
+    MAX_MISC = 30,
+};
+
 static uint8_t clamp_source(uint32_t source)
 {
     return source > HT_RECORD_SOURCE_MAX ? HT_RECORD_SOURCE_MAX : (uint8_t)source;
@@ -102,13 +116,19 @@ void ht_record_plan_make(ht_record_plan *plan, const ht_event_desc *descs, size_
                   {HT_EVENT_HEAP_REALLOC, PATH_REALLOC}};
     size_t nbuiltin;
     const ht_event_desc *builtin = ht_schema_builtin(&nbuiltin);
-    memset(plan, PATH_EVENT, sizeof *plan);
+    memset(plan, 0, sizeof *plan);
+    for (size_t tag = 0; tag < 256; tag++) {
+        plan->path[tag] = PATH_EVENT;
+        plan->size_stop[tag] = PTRDIFF_MAX;
+    }
     for (size_t tag = 0; tag < count && tag < HT_MAX_EVENT_TYPES; tag++)
         for (size_t k = 0; k < sizeof direct / sizeof direct[0]; k++) {
             int b = ht_schema_builtin_tag(direct[k].type);
             if (b >= 0 && (size_t)b < nbuiltin && same_layout(&descs[tag], &builtin[b])) {
                 plan->path[tag] = direct[k].path;
                 plan->type[tag] = direct[k].type;
+                /* FREEs read no sizes; the others up to MAX_SIZE bytes */
+                plan->size_stop[tag] = direct[k].path == PATH_FREE ? -1 : MAX_SIZE - 1;
             }
         }
 }
@@ -126,35 +146,27 @@ void ht_record_plan_make(ht_record_plan *plan, const ht_event_desc *descs, size_
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* The most bytes one event on the direct path can take from each stream,
- * malformed or not: a varint is read to at most 10 bytes, an MRU or
- * ADDRESS literal is a varint marker and a varint; a realloc has two
- * addresses and two sizes, every heap event a handle (MRU) and a Source in
- * the misc stream. */
-enum {
-    MAX_TIME = 10,
-    MAX_THREAD = 20,
-    MAX_STACK = 10,
-    MAX_SIZE = 20,
-    MAX_ADDRESS = 40,
-    MAX_MISC = 30,
-};
-
 /* LEB128 as ht_get_varint reads it, with the bound checked by the run. */
 static ALWAYS_INLINE uint64_t varint(const unsigned char **pp, unsigned *bad)
 {
     const unsigned char *p = *pp;
-    uint64_t b = *p++;
-    uint64_t v = b & 0x7F;
-    if (__builtin_expect(b >= 0x80, 0)) {
-        for (unsigned shift = 7;; shift += 7) {
-            b = *p++;
-            v |= (b & 0x7F) << shift;
-            if (b < 0x80)
-                break;
-            if (shift == 63) { /* a tenth byte that says more follow */
-                *bad = 1;
-                break;
+    uint64_t v = *p++;
+    if (__builtin_expect(v >= 0x80, 0)) {
+        /* Two bytes (a time delta, most sizes) without the loop: the first
+         * byte's high bit taken off by subtraction. */
+        uint64_t b = *p++;
+        v += (b << 7) - 0x80;
+        if (b >= 0x80) {
+            v -= (uint64_t)0x80 << 7;
+            for (unsigned shift = 14;; shift += 7) {
+                b = *p++;
+                v |= (b & 0x7F) << shift;
+                if (b < 0x80)
+                    break;
+                if (shift == 63) { /* a tenth byte that says more follow */
+                    *bad = 1;
+                    break;
+                }
             }
         }
     }
@@ -191,26 +203,46 @@ static ALWAYS_INLINE uint64_t mru(ht_mru *m, const unsigned char **pp, unsigned 
     return v;
 }
 
-static ALWAYS_INLINE uint64_t address(ht_addr_model *m, const unsigned char **pp, unsigned *bad)
+/* The model's recent_pos and last are the caller's *pos and *last for the
+ * run (the stores to the records would otherwise make the compiler load
+ * them again at each event). The indexes of recent addresses are or-ed
+ * into *recent, to be checked once at the end of the run: one of them is
+ * out of range when the or of them all is. */
+static ALWAYS_INLINE uint64_t address(ht_addr_model *m, unsigned *pos, uint64_t *last,
+                                      uint64_t *recent, const unsigned char **pp, unsigned *bad)
 {
     uint64_t v = varint(pp, bad);
     uint64_t a;
-    switch (v & 3) {
-    case 0:
-        *bad |= (v >> 2) >= HT_ADDR_RECENT;
-        a = m->recent[(m->recent_pos - 1 - (unsigned)(v >> 2)) & (HT_ADDR_RECENT - 1)];
-        break;
-    case 1:
+    /* In the order of their frequency in recorded traces: a recent address
+     * (more than half), a step from the last one, the table, a literal. */
+    if (__builtin_expect((v & 3) == 0, 1)) {
+        *recent |= v >> 2;
+        a = m->recent[(*pos - 1 - (unsigned)(v >> 2)) & (HT_ADDR_RECENT - 1)];
+    } else if ((v & 3) == 2) {
+        a = *last + (uint64_t)ht_unzigzag(v >> 2) * 16u;
+    } else if ((v & 3) == 1) {
         *bad |= (v >> 2) >= HT_ADDR_TABLE;
         a = m->table[(v >> 2) & (HT_ADDR_TABLE - 1)];
-        break;
-    case 2: a = m->last + (uint64_t)ht_unzigzag(v >> 2) * 16u; break;
-    default: a = varint(pp, bad); break;
+    } else {
+        a = varint(pp, bad);
     }
-    m->recent[m->recent_pos++ & (HT_ADDR_RECENT - 1)] = a;
+    m->recent[(*pos)++ & (HT_ADDR_RECENT - 1)] = a;
     m->table[((a >> 4) * 0x9E3779B97F4A7C15ull) >> 52] = a;
-    m->last = a;
+    *last = a;
     return a;
+}
+
+/* An MRU read whose front entry the caller keeps in *front: a one-byte 0,
+ * nearly every read, takes it from there. */
+static ALWAYS_INLINE uint64_t mru_front(ht_mru *m, uint64_t *front, const unsigned char **pp,
+                                        unsigned *bad)
+{
+    if (__builtin_expect(**pp == 0, 1)) {
+        (*pp)++;
+        return *front;
+    }
+    *front = mru(m, pp, bad);
+    return *front;
 }
 
 static size_t events_in(const ht_cursor *c, size_t per_event)
@@ -243,50 +275,63 @@ static uint32_t run(ht_chunk_decoder *d, const ht_record_plan *plan, ht_record *
 {
     ht_codec_state *st = &d->state;
     ht_cursor *S = d->streams;
-    /* The cursors in locals: through the pointers, every store to a record
-     * would make the compiler load them again. */
+    /* The cursors and the model's hot fields in locals: through the
+     * pointers, every store to a record would make the compiler load them
+     * again. */
     const unsigned char *tag_p = S[HT_STREAM_TAG].p, *time_p = S[HT_STREAM_TIME].p,
                         *thread_p = S[HT_STREAM_THREAD].p, *stack_p = S[HT_STREAM_STACK].p,
                         *size_p = S[HT_STREAM_SIZE].p, *addr_p = S[HT_STREAM_ADDRESS].p,
                         *misc_p = S[HT_STREAM_MISC].p;
     const unsigned char *size_end = S[HT_STREAM_SIZE].end;
     uint64_t now = st->prev_time;
-    uint32_t i = 0;
-    for (; i < n; i++) {
+    uint64_t thread = st->threads.v[0];
+    unsigned pos = st->addr.recent_pos;
+    uint64_t last = st->addr.last;
+    unsigned broken = 0;
+    uint64_t recent = 0;
+    ht_record *r = recs, *end = recs + n;
+    for (; r < end; r++) {
         unsigned tag = *tag_p;
-        unsigned path = plan->path[tag];
-        if (path == PATH_EVENT || (path != PATH_FREE && size_end - size_p < MAX_SIZE))
+        if (size_end - size_p <= plan->size_stop[tag])
             break;
+        unsigned path = plan->path[tag];
         tag_p++;
-        ht_record *r = &recs[i];
-        now += (uint64_t)ht_unzigzag(varint(&time_p, bad));
+        /* The streams are independent: each one is read in its own order,
+         * here the misc stream's two fields together. */
+        now += (uint64_t)ht_unzigzag(varint(&time_p, &broken));
         r->time = now;
-        r->tid = (uint32_t)mru(&st->threads, &thread_p, bad);
+        r->tid = (uint32_t)mru_front(&st->threads, &thread, &thread_p, &broken);
+        (void)varint(&stack_p, &broken);
+        if (__builtin_expect(*misc_p == 0, 1)) /* the heap handle: kept in the MRU only */
+            misc_p++;
+        else
+            (void)mru(&st->handles, &misc_p, &broken);
         r->type = plan->type[tag];
         r->flags = 0;
-        (void)varint(&stack_p, bad);
-        (void)mru(&st->handles, &misc_p, bad);
+        /* A one-byte Source (nearly all) needs no clamping: written this
+         * way, the test is the varint's own. */
+        uint64_t source = varint(&misc_p, &broken);
+        r->source = source < 0x80 ? (uint8_t)source : clamp_source((uint32_t)source);
         switch (path) {
-        case PATH_ALLOC:
-            r->u.heap.size = varint(&size_p, bad);
-            r->u.heap.address = address(&st->addr, &addr_p, bad);
-            r->u.heap.old_address = 0;
+        case PATH_ALLOC: /* old_address, and for a FREE size, are not the type's: not written */
+            r->u.heap.size = varint(&size_p, &broken);
+            r->u.heap.address = address(&st->addr, &pos, &last, &recent, &addr_p, &broken);
             break;
         case PATH_FREE:
-            r->u.heap.address = address(&st->addr, &addr_p, bad);
-            r->u.heap.old_address = 0;
-            r->u.heap.size = 0;
+            r->u.heap.address = address(&st->addr, &pos, &last, &recent, &addr_p, &broken);
             break;
         default:
-            r->u.heap.address = address(&st->addr, &addr_p, bad);
-            r->u.heap.old_address = address(&st->addr, &addr_p, bad);
-            r->u.heap.size = varint(&size_p, bad);
-            (void)varint(&size_p, bad); /* OldSize: the analyses know it from the live block */
+            r->u.heap.address = address(&st->addr, &pos, &last, &recent, &addr_p, &broken);
+            r->u.heap.old_address = address(&st->addr, &pos, &last, &recent, &addr_p, &broken);
+            r->u.heap.size = varint(&size_p, &broken);
+            (void)varint(&size_p, &broken); /* OldSize: the analyses know it from the live block */
             break;
         }
-        r->source = clamp_source((uint32_t)varint(&misc_p, bad));
     }
+    *bad |= broken | (recent >= HT_ADDR_RECENT);
     st->prev_time = now;
+    st->addr.recent_pos = pos;
+    st->addr.last = last;
     S[HT_STREAM_TAG].p = tag_p;
     S[HT_STREAM_TIME].p = time_p;
     S[HT_STREAM_THREAD].p = thread_p;
@@ -294,7 +339,7 @@ static uint32_t run(ht_chunk_decoder *d, const ht_record_plan *plan, ht_record *
     S[HT_STREAM_SIZE].p = size_p;
     S[HT_STREAM_ADDRESS].p = addr_p;
     S[HT_STREAM_MISC].p = misc_p;
-    return i;
+    return (uint32_t)(r - recs);
 }
 
 long ht_records_decode(ht_chunk_decoder *d, const ht_record_plan *plan, ht_event *ev,

@@ -30,7 +30,7 @@ typedef struct ht_record {
     uint8_t flags;  /* HT_EVENT_FLAG_*: an unknown type fills only name */
     uint8_t source; /* ALLOC, REALLOC, FREE: Source, at most HT_RECORD_SOURCE_MAX */
     union {
-        struct {
+        struct { /* a field the type does not name is not defined */
             uint64_t address;     /* ALLOC Address, FREE Address, REALLOC NewAddress */
             uint64_t old_address; /* REALLOC OldAddress */
             uint64_t size;        /* ALLOC Size, REALLOC NewSize */
@@ -65,6 +65,10 @@ void ht_record_from_event(const ht_event *ev, ht_record *rec);
 typedef struct ht_record_plan {
     uint8_t path[256];  /* by tag; tags the table does not describe take the checked path */
     uint16_t type[256]; /* the type of each tag on the direct path */
+    /* By tag: the direct path stops before an event of this tag when the
+     * size stream has this many bytes left or fewer (PTRDIFF_MAX: always,
+     * -1: never), so that one comparison per event covers both. */
+    ptrdiff_t size_stop[256];
 } ht_record_plan;
 
 void ht_record_plan_make(ht_record_plan *plan, const ht_event_desc *descs, size_t count);

@@ -132,6 +132,36 @@ static void test_grow_and_shrink(void **state)
     ht_live_destroy(&t);
 }
 
+/* The table grows when an insert would fill more than five eighths of its
+ * slots and shrinks when fewer than an eighth stay used; the block at
+ * address 0 takes no slot, whenever it comes and goes. */
+static void test_thresholds(void **state)
+{
+    (void)state;
+    for (int zero = 0; zero < 2; zero++) {
+        ht_live t;
+        ht_live_init(&t);
+        ht_live_block b = block(1);
+        if (zero)
+            assert_int_equal(ht_live_insert(&t, 0, &b, NULL), 1);
+        for (uint64_t i = 1; i <= 10; i++)
+            assert_int_equal(ht_live_insert(&t, i * 16, &b, NULL), 1);
+        assert_int_equal(ht_live_capacity(&t), 16);
+        assert_int_equal(ht_live_insert(&t, 11 * 16, &b, NULL), 1);
+        assert_int_equal(ht_live_capacity(&t), 32);
+        if (zero) /* the thresholds follow the block at 0 leaving */
+            assert_int_equal(ht_live_remove(&t, 0, NULL), 1);
+        for (uint64_t i = 11; i > 4; i--)
+            assert_int_equal(ht_live_remove(&t, i * 16, NULL), 1);
+        assert_int_equal(ht_live_capacity(&t), 32); /* 4 of 32 */
+        assert_int_equal(ht_live_remove(&t, 4 * 16, NULL), 1);
+        assert_int_equal(ht_live_capacity(&t), 16); /* 3 of 32 */
+        for (uint64_t i = 1; i <= 3; i++)
+            assert_non_null(ht_live_find(&t, i * 16));
+        ht_live_destroy(&t);
+    }
+}
+
 /* The table's own hash (live.c): Fibonacci hashing, top bits. */
 /* Where the table starts looking for address in a table of 2^bits slots
  * (live.h: the page's place plus the block's place in its page). */
@@ -272,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_insert_find_remove),
         cmocka_unit_test(test_address_zero),
         cmocka_unit_test(test_grow_and_shrink),
+        cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_against_model),
         cmocka_unit_test(test_dense_pages_against_model),

@@ -258,6 +258,44 @@ static void test_processes_and_global_peak(void **state)
     ht_summary_destroy(s);
 }
 
+/* Events of one process added as one call's records. */
+static void add_as_records(ht_summary *s, uint32_t pid, const ht_event *evs, size_t n)
+{
+    ht_record recs[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        ht_record_from_event(&evs[i], &recs[i]);
+    assert_int_equal(ht_summary_add_records(s, pid, recs, n), 0);
+}
+
+static ht_event alloc_event(uint32_t pid, uint64_t address, uint64_t size)
+{
+    ht_event ev = header(HT_EVENT_HEAP_ALLOC, pid, pid);
+    ev.u.Alloc = (ETW_HEAP_EVENT_ALLOC){1, size, address, MEMORY_FROM_LOWFRAG};
+    return ev;
+}
+
+/* Through records, while another image holds memory: the sum rises past
+ * the trace-wide peak while the image stays below its own peak. */
+static void test_records_global_peak(void **state)
+{
+    (void)state;
+    ht_summary *s = ht_summary_create();
+    ht_event b[2] = {alloc_event(61, 0x1000, 50), header(HT_EVENT_HEAP_FREE, 61, 61)};
+    b[1].u.Free = (ETW_HEAP_EVENT_FREE){1, 0x1000, MEMORY_FROM_LOWFRAG};
+    add_as_records(s, 61, b, 2); /* 61 peaks at 50 alone */
+    ht_event a = alloc_event(60, 0x1000, 100);
+    add_as_records(s, 60, &a, 1); /* the sum: 100 */
+    ht_event b2 = alloc_event(61, 0x2000, 40);
+    add_as_records(s, 61, &b2, 1); /* the sum: 140, with 61 at 40 */
+    ht_summary_finish(s);
+    assert_int_equal(proc(s, 0)->usage.peak_bytes, 50);
+    assert_int_equal(proc(s, 1)->usage.peak_bytes, 100);
+    assert_int_equal(ht_summary_totals(s)->peak_bytes, 140);
+    assert_int_equal(ht_summary_totals(s)->peak_time, b2.Header.TimeStamp);
+    ht_summary_destroy(s);
+}
+
 /* Events whose layout the library does not know are counted by name but not
  * read as heap events. */
 static void test_unknown_types(void **state)
@@ -370,14 +408,23 @@ static void assert_same_usage(const ht_usage *a, const ht_usage *b)
     assert_memory_equal(a, b, sizeof *a);
 }
 
-/* Records in runs of any length give the figures events give one by one. */
-static void test_records_match_events(void **state)
+/* Records in runs of any length give the figures events give one by one;
+ * extreme: with sizes that make the live bytes wrap around, and times that
+ * go back now and then (a malformed trace's). */
+static void check_records_match_events(int extreme)
 {
-    (void)state;
     enum { N = 20000 };
     static ht_event evs[N];
     static ht_record recs[N];
     size_t n = mixed_events(evs, N);
+    for (size_t i = 0; extreme && i < n; i++) {
+        if (i % 7 == 3)
+            evs[i].Header.TimeStamp -= 1000;
+        if (evs[i].Header.Type == HT_EVENT_HEAP_ALLOC && i % 5 == 1)
+            evs[i].u.Alloc.Size = UINT64_MAX - i;
+        else if (evs[i].Header.Type == HT_EVENT_HEAP_REALLOC && i % 3 == 1)
+            evs[i].u.Realloc.NewSize = (uint64_t)1 << 63;
+    }
     ht_summary *one = ht_summary_create(), *runs = ht_summary_create();
     for (size_t i = 0; i < n; i++) {
         add(one, &evs[i]);
@@ -425,6 +472,18 @@ static void test_records_match_events(void **state)
     ht_summary_destroy(runs);
 }
 
+static void test_records_match_events(void **state)
+{
+    (void)state;
+    check_records_match_events(0);
+}
+
+static void test_records_match_extreme_events(void **state)
+{
+    (void)state;
+    check_records_match_events(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,9 +492,11 @@ int main(void)
         cmocka_unit_test(test_anomalies),
         cmocka_unit_test(test_exec_splits),
         cmocka_unit_test(test_processes_and_global_peak),
+        cmocka_unit_test(test_records_global_peak),
         cmocka_unit_test(test_unknown_types),
         cmocka_unit_test(test_volume),
         cmocka_unit_test(test_records_match_events),
+        cmocka_unit_test(test_records_match_extreme_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

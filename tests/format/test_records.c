@@ -77,7 +77,13 @@ static void keep(reading *r, uint32_t pid, const ht_record *rec)
     }
     case HT_EVENT_PROCESS_EXIT: s->rec.u.exit = rec->u.exit; break;
     case HT_EVENT_LOST: s->rec.u.lost = rec->u.lost; break;
-    default: s->rec.u.heap = rec->u.heap; break;
+    case HT_EVENT_HEAP_REALLOC:
+        s->rec.u.heap.old_address = rec->u.heap.old_address;
+        /* fall through */
+    case HT_EVENT_HEAP_ALLOC:
+        s->rec.u.heap.size = rec->u.heap.size;
+        /* fall through */
+    default: s->rec.u.heap.address = rec->u.heap.address; break;
     }
 }
 

@@ -111,12 +111,15 @@ static int compare_records(uint32_t pid, const ht_record *recs, size_t n, void *
         CHECK(sn->pids[sn->next] == pid);
         CHECK(a->type == b->type && a->tid == b->tid && a->time == b->time &&
               a->flags == b->flags);
-        if (!(a->flags & HT_EVENT_FLAG_UNKNOWN_TYPE) &&
-            (a->type == HT_EVENT_HEAP_ALLOC || a->type == HT_EVENT_HEAP_FREE ||
-             a->type == HT_EVENT_HEAP_REALLOC))
-            CHECK(a->source == b->source && a->u.heap.address == b->u.heap.address &&
-                  a->u.heap.old_address == b->u.heap.old_address &&
-                  a->u.heap.size == b->u.heap.size);
+        /* the fields each heap type names (records.h) */
+        int known = !(a->flags & HT_EVENT_FLAG_UNKNOWN_TYPE);
+        if (known && (a->type == HT_EVENT_HEAP_ALLOC || a->type == HT_EVENT_HEAP_FREE ||
+                      a->type == HT_EVENT_HEAP_REALLOC))
+            CHECK(a->source == b->source && a->u.heap.address == b->u.heap.address);
+        if (known && (a->type == HT_EVENT_HEAP_ALLOC || a->type == HT_EVENT_HEAP_REALLOC))
+            CHECK(a->u.heap.size == b->u.heap.size);
+        if (known && a->type == HT_EVENT_HEAP_REALLOC)
+            CHECK(a->u.heap.old_address == b->u.heap.old_address);
         sn->next++;
     }
     return 0;

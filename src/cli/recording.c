@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/units.h"
+#include "format/writer_heap.h"
 #include "trace/clock.h"
 #include "trace/session.h"
 
@@ -51,30 +52,40 @@ static int open_output(const recording_options *o, char *path, size_t pathlen)
 static int sink_event(const ht_event *ev, void *ctx)
 {
     recording *s = ctx;
-    ht_event copy;
-    const ht_event *e = ev;
-    if (ev->Header.Type == HT_EVENT_HEAP_REALLOC) {
-        /* The program does not know the block's previous size; we do. */
-        copy = *ev;
-        copy.u.Realloc.OldSize =
-            ht_summary_block_size(s->summary, ev->Header.ProcessId, ev->u.Realloc.OldAddress);
-        e = &copy;
-    }
-    if (ht_summary_add(s->summary, e) < 0)
+    if (ht_summary_add(s->summary, ev) < 0)
         return -1;
-    if (!s->write_failed && ht_writer_add(s->writer, e) < 0) {
+    if (!s->write_failed && ht_writer_add(s->writer, ev) < 0) {
         s->write_failed = true;
         s->write_errno = errno;
     }
-    if (e->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
-        ht_writer_flush_process(s->writer, e->Header.ProcessId);
+    if (ev->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
+        ht_writer_flush_process(s->writer, ev->Header.ProcessId);
     return 0;
 }
 
-static void sink_prefetch(uint32_t pid, uint64_t address, void *ctx)
+static int sink_heap(uint32_t pid, const ht_record *recs, ht_heap_extra *extra, size_t n,
+                     void *ctx)
 {
     recording *s = ctx;
-    ht_summary_prefetch(s->summary, pid, address);
+    /* The program does not know a realloc's previous size; we do, from the
+     * summary's live blocks as they are right before the realloc: the
+     * summary takes the events up to each realloc first. */
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].type != HT_EVENT_HEAP_REALLOC)
+            continue;
+        if (ht_summary_add_records(s->summary, pid, recs + done, i - done) < 0)
+            return -1;
+        extra[i].old_size = ht_summary_block_size(s->summary, pid, recs[i].u.heap.old_address);
+        done = i;
+    }
+    if (ht_summary_add_records(s->summary, pid, recs + done, n - done) < 0)
+        return -1;
+    if (!s->write_failed && ht_writer_add_heap(s->writer, pid, recs, extra, n) < 0) {
+        s->write_failed = true;
+        s->write_errno = errno;
+    }
+    return 0;
 }
 
 static void print_summary(const char *name, const char *path, const ht_summary *sum,
@@ -132,7 +143,7 @@ int recording_start(recording *r, const recording_options *o)
         recording_abandon(r);
         return -1;
     }
-    r->consumer = (ht_collector_consumer){sink_event, sink_prefetch, r};
+    r->consumer = (ht_collector_consumer){sink_event, sink_heap, r};
     return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "records.h"
+
 void ht_codec_state_reset(ht_codec_state *s) { memset(s, 0, sizeof *s); }
 
 /* ---- models ------------------------------------------------------------ */
@@ -169,42 +171,81 @@ void ht_encoder_reset(ht_chunk_encoder *e)
 
 /* The built-in heap events, written field by field as the generic loop
  * below would write them (same streams, same order), without its per-field
- * dispatch: they are nearly every event of a trace. Returns false for any
- * other descriptor. */
-static bool add_heap_event(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
-                           const ht_event *ev)
+ * dispatch: they are nearly every event of a trace. */
+static bool is_builtin_heap(uint8_t tag, const ht_event_desc *desc)
 {
     size_t n;
-    const ht_event_desc *builtin = ht_schema_builtin(&n);
-    if (tag >= n || desc != &builtin[tag])
-        return false;
+    return (desc->type == HT_EVENT_HEAP_ALLOC || desc->type == HT_EVENT_HEAP_FREE ||
+            desc->type == HT_EVENT_HEAP_REALLOC) &&
+           desc == &ht_schema_builtin(&n)[tag];
+}
+
+/* Heap events the streams are made ready for at once: checking the room of
+ * seven streams for every event cost a tenth of the encoding. */
+#define HEAP_EVENTS_PER_CHECK 64
+
+/* The most bytes a built-in heap event writes into each stream (a REALLOC,
+ * with every MRU and address a literal after its marker). */
+static const uint8_t heap_event_max[HT_STREAM_COUNT] = {
+    [HT_STREAM_TAG] = 1,      [HT_STREAM_TIME] = 10,    [HT_STREAM_THREAD] = FIELD_MAX,
+    [HT_STREAM_SIZE] = 2 * FIELD_MAX, [HT_STREAM_ADDRESS] = 2 * FIELD_MAX,
+    [HT_STREAM_STACK] = 10,   [HT_STREAM_MISC] = 2 * FIELD_MAX,
+};
+
+static bool make_heap_room(ht_chunk_encoder *e)
+{
+    for (int s = 0; s < HT_STREAM_COUNT; s++)
+        if (!ht_buf_reserve(&e->streams[s], (size_t)HEAP_EVENTS_PER_CHECK * heap_event_max[s]))
+            return false;
+    e->heap_room = HEAP_EVENTS_PER_CHECK;
+    return true;
+}
+
+/* A heap event's header and fields, room made. */
+static void add_heap_event(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                           const ht_record *r, const ht_heap_extra *x)
+{
     ht_codec_state *st = &e->state;
-    ht_buf *misc = &e->streams[HT_STREAM_MISC];
-    ht_buf *size = &e->streams[HT_STREAM_SIZE];
-    ht_buf *addr = &e->streams[HT_STREAM_ADDRESS];
-    switch (desc->type) {
+    ht_buf *S = e->streams;
+    S[HT_STREAM_TAG].data[S[HT_STREAM_TAG].len++] = tag;
+    ht_buf_put_varint_unchecked(&S[HT_STREAM_TIME], ht_zigzag((int64_t)(r->time - st->prev_time)));
+    st->prev_time = r->time;
+    mru_encode(&st->threads, &S[HT_STREAM_THREAD], r->tid);
+    if (desc->flags & HT_DESC_HAS_STACK)
+        ht_buf_put_varint_unchecked(&S[HT_STREAM_STACK], x->stack);
+    ht_buf *misc = &S[HT_STREAM_MISC], *size = &S[HT_STREAM_SIZE], *addr = &S[HT_STREAM_ADDRESS];
+    mru_encode(&st->handles, misc, x->heap);
+    switch (r->type) {
     case HT_EVENT_HEAP_ALLOC:
-        mru_encode(&st->handles, misc, ev->u.Alloc.HeapHandle);
-        ht_buf_put_varint_unchecked(size, ev->u.Alloc.Size);
-        addr_encode(e, addr, ev->u.Alloc.Address);
-        ht_buf_put_varint_unchecked(misc, ev->u.Alloc.Source);
-        return true;
+        ht_buf_put_varint_unchecked(size, r->u.heap.size);
+        addr_encode(e, addr, r->u.heap.address);
+        break;
     case HT_EVENT_HEAP_FREE:
-        mru_encode(&st->handles, misc, ev->u.Free.HeapHandle);
-        addr_encode(e, addr, ev->u.Free.Address);
-        ht_buf_put_varint_unchecked(misc, ev->u.Free.Source);
-        return true;
-    case HT_EVENT_HEAP_REALLOC:
-        mru_encode(&st->handles, misc, ev->u.Realloc.HeapHandle);
-        addr_encode(e, addr, ev->u.Realloc.NewAddress);
-        addr_encode(e, addr, ev->u.Realloc.OldAddress);
-        ht_buf_put_varint_unchecked(size, ev->u.Realloc.NewSize);
-        ht_buf_put_varint_unchecked(size, ev->u.Realloc.OldSize);
-        ht_buf_put_varint_unchecked(misc, ev->u.Realloc.Source);
-        return true;
-    default:
-        return false;
+        addr_encode(e, addr, r->u.heap.address);
+        break;
+    default: /* HT_EVENT_HEAP_REALLOC */
+        addr_encode(e, addr, r->u.heap.address);
+        addr_encode(e, addr, r->u.heap.old_address);
+        ht_buf_put_varint_unchecked(size, r->u.heap.size);
+        ht_buf_put_varint_unchecked(size, x->old_size);
+        break;
     }
+    ht_buf_put_varint_unchecked(misc, x->source);
+    if (e->count == 0 || r->time < e->ts_first)
+        e->ts_first = r->time;
+    if (e->count == 0 || r->time > e->ts_last)
+        e->ts_last = r->time;
+    e->count++;
+}
+
+bool ht_encoder_add_heap(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                         const ht_record *r, const ht_heap_extra *x)
+{
+    if (!e->heap_room && !make_heap_room(e))
+        return false;
+    e->heap_room--;
+    add_heap_event(e, tag, desc, r, x);
+    return true;
 }
 
 /* Any event, field by field as its descriptor says. */
@@ -266,12 +307,42 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
     ht_buf *S = e->streams;
     const ht_event_header *h = &ev->Header;
 
+    if (is_builtin_heap(tag, desc)) {
+        /* The parts add_heap_event reads. */
+        ht_record r = {.time = h->TimeStamp, .tid = h->ThreadId, .type = desc->type};
+        ht_heap_extra x = {.stack = h->StackId};
+        switch (desc->type) {
+        case HT_EVENT_HEAP_ALLOC:
+            x.heap = ev->u.Alloc.HeapHandle;
+            x.source = ev->u.Alloc.Source;
+            r.u.heap.address = ev->u.Alloc.Address;
+            r.u.heap.size = ev->u.Alloc.Size;
+            break;
+        case HT_EVENT_HEAP_FREE:
+            x.heap = ev->u.Free.HeapHandle;
+            x.source = ev->u.Free.Source;
+            r.u.heap.address = ev->u.Free.Address;
+            break;
+        default:
+            x.heap = ev->u.Realloc.HeapHandle;
+            x.source = ev->u.Realloc.Source;
+            x.old_size = ev->u.Realloc.OldSize;
+            r.u.heap.address = ev->u.Realloc.NewAddress;
+            r.u.heap.old_address = ev->u.Realloc.OldAddress;
+            r.u.heap.size = ev->u.Realloc.NewSize;
+            break;
+        }
+        return ht_encoder_add_heap(e, tag, desc, &r, &x);
+    }
+
     if (!ht_buf_reserve(&S[HT_STREAM_TAG], 1) || !ht_buf_reserve(&S[HT_STREAM_TIME], 10) ||
         !ht_buf_reserve(&S[HT_STREAM_THREAD], FIELD_MAX) ||
-        !ht_buf_reserve(&S[HT_STREAM_STACK], 10) || !ht_buf_reserve(&S[HT_STREAM_SIZE], 2 * FIELD_MAX) ||
+        !ht_buf_reserve(&S[HT_STREAM_STACK], 10) ||
+        !ht_buf_reserve(&S[HT_STREAM_SIZE], 2 * FIELD_MAX) ||
         !ht_buf_reserve(&S[HT_STREAM_ADDRESS], 2 * FIELD_MAX) ||
         !ht_buf_reserve(&S[HT_STREAM_MISC], (size_t)(desc->field_count + 1) * FIELD_MAX))
         return false;
+    e->heap_room = 0; /* this event may take the room made for heap events */
 
     S[HT_STREAM_TAG].data[S[HT_STREAM_TAG].len++] = tag;
     ht_buf_put_varint_unchecked(&S[HT_STREAM_TIME],
@@ -282,8 +353,7 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
         ht_buf_put_varint_unchecked(&S[HT_STREAM_STACK], h->StackId);
     if (desc->flags & HT_DESC_HAS_CPU)
         ht_buf_put_varint_unchecked(&S[HT_STREAM_MISC], (uint32_t)(h->Cpu + 1));
-
-    if (!add_heap_event(e, tag, desc, ev) && !add_fields(e, tag, desc, ev))
+    if (!add_fields(e, tag, desc, ev))
         return false;
 
     if (e->count == 0 || h->TimeStamp < e->ts_first)

@@ -49,6 +49,7 @@ typedef struct ht_chunk_encoder {
      * without searching the recent ones. */
     unsigned addr_pos[HT_ADDR_TABLE];
     ht_buf streams[HT_STREAM_COUNT];
+    uint32_t heap_room; /* heap events every stream has room for, unchecked */
     uint32_t count;
     uint64_t ts_first, ts_last;
 } ht_chunk_encoder;
@@ -61,8 +62,26 @@ void ht_encoder_reset(ht_chunk_encoder *e);
 bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
                     const ht_event *ev);
 
+/* What the compact record of a heap event (records.h) leaves out, and the
+ * encoder writes. */
+typedef struct ht_heap_extra {
+    uint64_t heap;     /* HeapHandle */
+    uint64_t old_size; /* REALLOC OldSize */
+    uint32_t stack;    /* StackId */
+    uint32_t source;   /* Source, whole (the record keeps it clamped) */
+} ht_heap_extra;
+
+struct ht_record;
+
+/* Append a built-in heap event (ALLOC, FREE, REALLOC) given as its record
+ * and the rest: the bytes are those ht_encoder_add writes for the same
+ * event, without building one. desc must be the built-in descriptor of the
+ * record's type, and tag its tag. False on memory exhaustion. */
+bool ht_encoder_add_heap(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+                         const struct ht_record *r, const ht_heap_extra *x);
+
 /* Bytes the raw body would take now (at most: lengths are counted at their
- * widest). Inline: the writer asks after every event. */
+ * widest). */
 static inline size_t ht_encoder_raw_size(const ht_chunk_encoder *e)
 {
     size_t n = 1 + HT_STREAM_COUNT * 10;

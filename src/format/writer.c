@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "schema.h"
+#include "writer_heap.h"
 
 /* Open chunks at once; past that the least recently used one is written. */
 #define MAX_OPEN 64
@@ -40,8 +41,10 @@ struct ht_writer {
     uint32_t chunk_bytes;
     const ht_event_desc *descs;
     size_t desc_count;
+    int16_t tag_of[256]; /* tag of each event type, -1 for none */
     open_chunk *open[MAX_OPEN];
     size_t open_count;
+    open_chunk *last; /* the chunk of the latest event */
     ZSTD_CCtx *zc;
     ht_buf raw, packed;
     index_entry *index;
@@ -160,6 +163,8 @@ ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_o
     if (w->chunk_bytes > HT_CHUNK_MAX_RAW / 2)
         w->chunk_bytes = HT_CHUNK_MAX_RAW / 2;
     w->descs = ht_schema_builtin(&w->desc_count);
+    for (unsigned type = 0; type < 256; type++)
+        w->tag_of[type] = (int16_t)ht_schema_builtin_tag((uint16_t)type);
 
     unsigned char fh[HT_FILE_HEADER_SIZE] = {0};
     memcpy(fh, HT_FILE_MAGIC, 8);
@@ -223,6 +228,8 @@ static int flush_through(ht_writer *w, open_chunk *oc)
 
 static open_chunk *chunk_for(ht_writer *w, uint32_t pid)
 {
+    if (w->last && w->last->pid == pid) /* events come in runs of one process */
+        return w->last;
     open_chunk *lru = NULL;
     for (size_t i = 0; i < w->open_count; i++) {
         if (w->open[i]->pid == pid)
@@ -247,23 +254,65 @@ static open_chunk *chunk_for(ht_writer *w, uint32_t pid)
     return oc;
 }
 
+/* Whether the open chunk oc is full and must be written now. Asked when the
+ * encoder next checks its room: after any event but a heap event, and once
+ * per run of heap events it made room for (a chunk may so pass chunk_bytes
+ * by a few kilobytes). */
+static bool chunk_full(const ht_writer *w, const open_chunk *oc)
+{
+    return oc->enc.heap_room == 0 &&
+           (ht_encoder_raw_size(&oc->enc) >= w->chunk_bytes || oc->enc.count >= MAX_CHUNK_EVENTS);
+}
+
+/* The open chunk of pid, now the latest used. */
+static open_chunk *use_chunk(ht_writer *w, uint32_t pid)
+{
+    open_chunk *oc = chunk_for(w, pid);
+    if (oc) {
+        w->last = oc;
+        oc->last_use = ++w->use_clock;
+    }
+    return oc;
+}
+
 int ht_writer_add(ht_writer *w, const ht_event *ev)
 {
-    int tag = ht_schema_builtin_tag(ev->Header.Type);
+    int tag = ev->Header.Type < 256 ? w->tag_of[ev->Header.Type] : -1;
     if (tag < 0) {
         errno = EINVAL;
         return -1;
     }
-    open_chunk *oc = chunk_for(w, ev->Header.ProcessId);
+    open_chunk *oc = use_chunk(w, ev->Header.ProcessId);
     if (!oc)
         return -1;
-    oc->last_use = ++w->use_clock;
     if (!ht_encoder_add(&oc->enc, (uint8_t)tag, &w->descs[tag], ev)) {
         errno = ENOMEM;
         return -1;
     }
-    if (ht_encoder_raw_size(&oc->enc) >= w->chunk_bytes || oc->enc.count >= MAX_CHUNK_EVENTS)
-        return flush_through(w, oc);
+    return chunk_full(w, oc) ? flush_through(w, oc) : 0;
+}
+
+int ht_writer_add_heap(ht_writer *w, uint32_t pid, const ht_record *recs,
+                       const ht_heap_extra *extra, size_t n)
+{
+    open_chunk *oc = use_chunk(w, pid);
+    if (!oc)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t type = recs[i].type;
+        if (type != HT_EVENT_HEAP_ALLOC && type != HT_EVENT_HEAP_FREE &&
+            type != HT_EVENT_HEAP_REALLOC) {
+            errno = EINVAL;
+            return -1;
+        }
+        int tag = w->tag_of[type];
+        if (!ht_encoder_add_heap(&oc->enc, (uint8_t)tag, &w->descs[tag], &recs[i], &extra[i])) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if (chunk_full(w, oc) && flush_through(w, oc) < 0)
+            return -1;
+    }
     return 0;
 }
 

@@ -41,7 +41,14 @@ void ht_resolve(void) HT_HIDDEN;
 /* Allocations made while ht_resolve itself runs (dlsym may allocate) come
  * from a static arena; they are never traced and never reach the real free. */
 void *ht_boot_alloc(size_t size, size_t align) HT_HIDDEN;
-bool ht_boot_owns(const void *p) HT_HIDDEN;
+#define HT_BOOT_BYTES (256u << 10)
+extern unsigned char ht_boot_arena[HT_BOOT_BYTES] HT_HIDDEN;
+/* Inline: every free asks. */
+static inline bool ht_boot_owns(const void *p)
+{
+    return (const unsigned char *)p >= ht_boot_arena &&
+           (const unsigned char *)p < ht_boot_arena + HT_BOOT_BYTES;
+}
 size_t ht_boot_size(const void *p) HT_HIDDEN;
 
 /* True while ht_resolve runs on some thread. */

@@ -11,8 +11,7 @@ ht_real_functions ht_real;
 
 static int resolve_state; /* 0 not done, 1 running, 2 done; atomic */
 
-#define BOOT_BYTES (256u << 10)
-static unsigned char boot_arena[BOOT_BYTES] __attribute__((aligned(64)));
+unsigned char ht_boot_arena[HT_BOOT_BYTES] __attribute__((aligned(64)));
 static size_t boot_used; /* atomic */
 
 /* Each boot block is preceded by 16 bytes holding its size. */
@@ -21,19 +20,14 @@ void *ht_boot_alloc(size_t size, size_t align)
     if (align < 16)
         align = 16;
     size_t need = size + 16 + align;
-    if (size > BOOT_BYTES || need > BOOT_BYTES)
+    if (size > HT_BOOT_BYTES || need > HT_BOOT_BYTES)
         return NULL;
     size_t at = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
-    if (at + need > BOOT_BYTES)
+    if (at + need > HT_BOOT_BYTES)
         return NULL;
-    uintptr_t p = ((uintptr_t)boot_arena + at + 16 + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t p = ((uintptr_t)ht_boot_arena + at + 16 + align - 1) & ~(uintptr_t)(align - 1);
     ((size_t *)p)[-1] = size;
     return (void *)p;
-}
-
-bool ht_boot_owns(const void *p)
-{
-    return (const unsigned char *)p >= boot_arena && (const unsigned char *)p < boot_arena + BOOT_BYTES;
 }
 
 size_t ht_boot_size(const void *p) { return ((const size_t *)p)[-1]; }

@@ -52,8 +52,12 @@ static inline void trace_alloc(void *p, size_t size)
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
     uint64_t payload[4] = {heap, size, (uint64_t)(uintptr_t)p};
-    unsigned n = ht_emit_stack_depth ? add_stack(payload, 3, &source) : 3;
-    ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, n);
+    /* Two calls, so that the common one has a constant length (see ht_emit). */
+    if (ht_emit_stack_depth) {
+        unsigned n = add_stack(payload, 3, &source);
+        ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, n);
+    } else
+        ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, 3);
 }
 
 static inline void trace_free(void *p)
@@ -61,10 +65,11 @@ static inline void trace_free(void *p)
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
     uint64_t payload[3] = {heap, (uint64_t)(uintptr_t)p};
-    unsigned n = ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)
-                     ? add_stack(payload, 2, &source)
-                     : 2;
-    ht_emit(HT_EVENT_HEAP_FREE, source, payload, n);
+    if (ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)) {
+        unsigned n = add_stack(payload, 2, &source);
+        ht_emit(HT_EVENT_HEAP_FREE, source, payload, n);
+    } else
+        ht_emit(HT_EVENT_HEAP_FREE, source, payload, 2);
 }
 
 EXPORT void *malloc(size_t size)

@@ -19,12 +19,20 @@
 /* How long a realloc in progress may hold a round back (see the round). */
 #define BUSY_PATIENCE_NS 100000000u
 
+/* Heap events handed to the consumer at once: enough that the per-call
+ * work (finding the process, its open chunk) is shared by many events, few
+ * enough that they are still in the cache when the writer encodes them
+ * after the summary has counted them. */
+#define HEAP_RUN 256
+
+/* The longest heap record: a REALLOC with a stack id. */
+#define HEAP_RECORD_WORDS (HT_RECORD_HEADER_WORDS + 6)
+
 typedef struct slot_state {
     uint64_t cursor;    /* == the slot's tail */
     uint64_t head;      /* head read at the start of the round */
     uint64_t lost_seen; /* writer's lost counter already reported */
     uint32_t pid, tid;  /* owner, copied when first seen */
-    uint64_t ahead;     /* next record to announce to the consumer's prefetch */
     bool realloc_head;  /* the record at cursor is a complete REALLOC */
     uint32_t realloc_at; /* its place in realloc_heads, when realloc_head */
     uint32_t since_publish;
@@ -61,8 +69,14 @@ struct ht_collector {
     uint64_t *heap_ts;
     uint64_t *heap_cursor;
     size_t heap_len;
+    uint32_t run_slot; /* the slot the round delivers from now */
+    bool run_more;     /* its next record is due next */
     uint32_t *realloc_heads; /* slots whose next record is a REALLOC */
     uint32_t nrealloc_heads;
+    /* heap events waiting to go out in one run, all of process batch_pid */
+    ht_record batch[HEAP_RUN];
+    ht_heap_extra batch_extra[HEAP_RUN];
+    uint32_t nbatch, batch_pid;
 };
 
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
@@ -78,6 +92,7 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
     c->slots = slots;
     c->ring_bytes = ring_bytes;
     c->ring_mask = ring_bytes / 8 - 1;
+    c->run_slot = UINT32_MAX;
     c->size = ht_session_bytes(slots, ring_bytes);
     c->st = calloc(slots, sizeof *c->st);
     c->heap = calloc(2 * (size_t)slots, sizeof *c->heap);
@@ -296,10 +311,44 @@ static uint32_t heap_pop(ht_collector *c, uint64_t *cursor)
     return top;
 }
 
+/* Hand the waiting heap events to the consumer. */
+static int flush_heap_run(ht_collector *c, const ht_collector_consumer *to)
+{
+    uint32_t n = c->nbatch;
+    if (n == 0)
+        return 0;
+    c->nbatch = 0;
+    c->stats.events += n;
+    return to->heap(c->batch_pid, c->batch, c->batch_extra, n, to->context);
+}
+
+/* An event that is not a heap event: after the heap events before it. */
 static int deliver(ht_collector *c, const ht_collector_consumer *to, ht_event *ev)
 {
+    if (flush_heap_run(c, to) < 0)
+        return -1;
     c->stats.events++;
     return to->event(ev, to->context);
+}
+
+/* A heap event of slot ss, decoded into the run's next place. */
+static int queue_heap(ht_collector *c, const ht_collector_consumer *to, const slot_state *ss)
+{
+    uint32_t at = c->nbatch;
+    if (at && c->batch_pid != ss->pid) {
+        /* The run so far is another process's: out with it, and ours first
+         * in the next. */
+        ht_record r = c->batch[at];
+        ht_heap_extra x = c->batch_extra[at];
+        if (flush_heap_run(c, to) < 0)
+            return -1;
+        c->batch[0] = r;
+        c->batch_extra[0] = x;
+    }
+    c->batch_pid = ss->pid;
+    if (++c->nbatch == HEAP_RUN)
+        return flush_heap_run(c, to);
+    return 0;
 }
 
 static int deliver_lost(ht_collector *c, const ht_collector_consumer *to, uint32_t pid,
@@ -337,6 +386,54 @@ static bool decode_blob(const uint64_t *p, uint32_t n, uint32_t fixed, ht_str *a
     *a = (ht_str){bytes, (uint32_t)alen};
     *b = (ht_str){bytes + alen, (uint32_t)blen};
     return true;
+}
+
+/* Turn the heap record in scratch into its compact form. Returns 1, or -1
+ * for a malformed record. */
+static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r,
+                       ht_heap_extra *x)
+{
+    const uint64_t *w = c->scratch;
+    uint32_t type = ht_record_type(w[0]);
+    const uint64_t *p = w + HT_RECORD_HEADER_WORDS;
+    uint32_t n = ht_record_words(w[0]) - HT_RECORD_HEADER_WORDS;
+    x->stack = 0;
+    if (ht_record_has_stack(w[0])) {
+        if (n == 0 || p[n - 1] > UINT32_MAX)
+            return -1;
+        x->stack = (uint32_t)p[--n];
+    }
+    *r = (ht_record){.time = w[1], .tid = ss->tid, .type = (uint16_t)type,
+                     .source = (uint8_t)ht_record_arg(w[0])};
+    x->heap = p[0];
+    x->source = ht_record_arg(w[0]);
+    x->old_size = 0;
+    switch (type) {
+    case HT_EVENT_HEAP_ALLOC:
+        if (n != 3)
+            return -1;
+        r->u.heap.size = p[1];
+        r->u.heap.address = p[2];
+        return 1;
+    case HT_EVENT_HEAP_FREE:
+        if (n != 2)
+            return -1;
+        r->u.heap.address = p[1];
+        return 1;
+    default: /* HT_EVENT_HEAP_REALLOC; p[4] is when it began (realloc_first) */
+        if (n != 5)
+            return -1;
+        r->u.heap.address = p[1];
+        r->u.heap.old_address = p[2];
+        r->u.heap.size = p[3];
+        return 1;
+    }
+}
+
+static bool is_heap_type(uint32_t type)
+{
+    return type == HT_EVENT_HEAP_ALLOC || type == HT_EVENT_HEAP_FREE ||
+           type == HT_EVENT_HEAP_REALLOC;
 }
 
 /* Turn the record in scratch into an event. Returns 1, or -1 for a
@@ -459,36 +556,6 @@ static void publish_tail(ht_collector *c, uint32_t i)
     c->st[i].since_publish = 0;
 }
 
-/* Records up to this many bytes (about eight heap records) ahead of the one
- * being delivered are announced to the consumer's prefetch: enough to hide a
- * cache miss behind the work on the records in between. */
-#define PREFETCH_BYTES 320
-
-static void announce(ht_collector *c, const ht_collector_consumer *to, uint32_t i)
-{
-    slot_state *ss = &c->st[i];
-    uint64_t *ring = ring_of(c, i);
-    if (ss->ahead < ss->cursor)
-        ss->ahead = ss->cursor;
-    while (ss->ahead < ss->head && ss->ahead - ss->cursor < PREFETCH_BYTES) {
-        uint64_t w0 = ring_word(c, ring, ss->ahead);
-        if (!record_fits(w0, ss->ahead, ss->head))
-            return;
-        /* The word holding the address the consumer will look up: ALLOC's
-         * Address, FREE's Address, REALLOC's OldAddress. */
-        unsigned word = 0;
-        switch (ht_record_type(w0)) {
-        case HT_EVENT_HEAP_ALLOC: word = 4; break;
-        case HT_EVENT_HEAP_FREE: word = 3; break;
-        case HT_EVENT_HEAP_REALLOC: word = 4; break;
-        default: break;
-        }
-        if (word)
-            to->prefetch(ss->pid, ring_word(c, ring, ss->ahead + 8 * word), to->context);
-        ss->ahead += (uint64_t)ht_record_words(w0) * 8;
-    }
-}
-
 /* Look at the record now at slot i's cursor: note whether it is a REALLOC,
  * and push it on the heap if it is due this round. */
 static void set_realloc_head(ht_collector *c, uint32_t i, bool is)
@@ -521,8 +588,15 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
             is_realloc = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
                          ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5 +
                                                     ht_record_has_stack(w0);
-            if (ts < before)
-                heap_push(c, i, ts);
+            if (ts < before) {
+                /* The slot the round is taking records from goes on while
+                 * its next record is due before any other: no need to
+                 * push it only to pop it again. */
+                if (i == c->run_slot && (c->heap_len == 0 || ts < c->heap_ts[0]))
+                    c->run_more = true;
+                else
+                    heap_push(c, i, ts);
+            }
         }
     }
     set_realloc_head(c, i, is_realloc);
@@ -619,19 +693,25 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
     uint64_t *ring = ring_of(c, i);
     uint64_t w0 = ring_word(c, ring, ss->cursor);
     uint32_t words = ht_record_words(w0);
+    bool heap = is_heap_type(ht_record_type(w0));
     ht_event ev;
+    ht_record *rec = &c->batch[c->nbatch];
     int r = -1;
     if (record_fits(w0, ss->cursor, ss->head)) {
         /* A copy, checked and decoded where the program cannot change it;
          * in one piece unless the record wraps around the ring's end. */
         uint64_t first = (ss->cursor >> 3) & c->ring_mask;
-        if (first + words <= c->ring_mask + 1) {
+        if (words <= HEAP_RECORD_WORDS && first + HEAP_RECORD_WORDS <= c->ring_mask + 1) {
+            /* A heap record: a copy of fixed length, inlined (what follows
+             * the record is copied too, and not looked at). */
+            memcpy(c->scratch, &ring[first], HEAP_RECORD_WORDS * 8);
+        } else if (first + words <= c->ring_mask + 1) {
             memcpy(c->scratch, &ring[first], (size_t)words * 8);
         } else {
             for (uint32_t k = 0; k < words; k++)
                 c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
         }
-        r = decode_record(c, ss, &ev);
+        r = heap ? decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) : decode_record(c, ss, &ev);
     }
     if (r < 0) {
         /* Damaged ring: what is left of it cannot be parsed. Count it. */
@@ -642,23 +722,20 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
         queue_next(c, i, before);
         return deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1, HT_LOSS_CORRUPT_BUFFER);
     }
-    uint64_t created = ev.Header.Type == HT_EVENT_HEAP_ALLOC     ? ev.u.Alloc.Address
-                       : ev.Header.Type == HT_EVENT_HEAP_REALLOC ? ev.u.Realloc.NewAddress
-                                                                 : 0;
-    int32_t first = created && depth < 16 ? realloc_first(c, i, created, ev.Header.TimeStamp) : -1;
+    uint64_t created = heap && rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
+    int32_t first = created && depth < 16 ? realloc_first(c, i, created, rec->time) : -1;
     if (first >= 0) {
-        /* The scratch copy is overwritten by the other record: re-read ours after. */
+        /* The scratch copy and the run's next place are overwritten by the
+         * other record: ours is read again after. */
         if (deliver_next(c, to, (uint32_t)first, before, depth + 1) < 0)
             return -1;
         return deliver_next(c, to, i, before, depth + 1);
     }
     ss->cursor += (uint64_t)words * 8;
-    if (deliver(c, to, &ev) < 0)
+    if ((heap ? queue_heap(c, to, ss) : deliver(c, to, &ev)) < 0)
         return -1;
     if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
         publish_tail(c, i);
-    if (to->prefetch)
-        announce(c, to, i);
     queue_next(c, i, before);
     return 0;
 }
@@ -720,9 +797,16 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
         uint32_t i = heap_pop(c, &cursor);
         if (cursor != c->st[i].cursor)
             continue; /* that record already went out ahead of its time */
-        if (deliver_next(c, to, i, before, 0) < 0)
-            return -1;
+        c->run_slot = i;
+        do {
+            c->run_more = false;
+            if (deliver_next(c, to, i, before, 0) < 0)
+                return -1;
+        } while (c->run_more);
     }
+    c->run_slot = UINT32_MAX;
+    if (flush_heap_run(c, to) < 0)
+        return -1;
     for (uint32_t i = 0; i < used; i++)
         if (c->st[i].since_publish)
             publish_tail(c, i);

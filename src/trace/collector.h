@@ -15,18 +15,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "format/codec.h"
+#include "format/records.h"
 #include "heaptrail/events.h"
 
 typedef struct ht_collector ht_collector;
 
 /* Where a round's events go. */
 typedef struct ht_collector_consumer {
-    /* Receives each event in order; returns 0 to go on, -1 to fail the round. */
+    /* Receives each event but the heap events, in order; returns 0 to go
+     * on, -1 to fail the round. */
     int (*event)(const ht_event *event, void *context);
-    /* Optional: a heap event of pid about the block at address comes in a few
-     * events, so whatever the consumer will look up for it can be fetched
-     * into the cache meanwhile. */
-    void (*prefetch)(uint32_t pid, uint64_t address, void *context);
+    /* Receives the heap events (ALLOC, FREE, REALLOC) in runs of one
+     * process, in compact form: record i with extra[i] (its OldSize left 0
+     * for the consumer, which knows the block, to fill in). Runs and single
+     * events come in one order, the trace's. Returns as event does. */
+    int (*heap)(uint32_t pid, const ht_record *recs, ht_heap_extra *extra, size_t n,
+                void *context);
     void *context;
 } ht_collector_consumer;
 

@@ -96,9 +96,11 @@ static inline bool ht_emit_begin(ht_thread_state *t, uint32_t type, uint32_t arg
     uint64_t p = ht_local_fetch_add(&t->reserved, bytes);
     if (__builtin_expect(p + bytes - t->tail_cache > ht_emit_ring_bytes, 0))
         ht_emit_wait_room(t, p + bytes);
-    uint64_t w = p >> 3;
-    t->ring[w & t->mask] = ht_record_word0(type, words, arg);
-    t->ring[(w + 1) & t->mask] = ht_now_ns();
+    /* In locals: a store into the ring could alias the state's words, and
+     * would make the compiler load them again for the next store. */
+    uint64_t *ring = t->ring, mask = t->mask, w = p >> 3;
+    ring[w & mask] = ht_record_word0(type, words, arg);
+    ring[(w + 1) & mask] = ht_now_ns();
     *pos = w + HT_RECORD_HEADER_WORDS;
     return true;
 }
@@ -112,16 +114,27 @@ static inline void ht_emit_end(ht_thread_state *t)
         __atomic_store_n(&t->slot->head, t->reserved, __ATOMIC_RELEASE);
 }
 
-/* Write one record of n payload words. */
-static inline void ht_emit(uint32_t type, uint32_t arg, const uint64_t *payload, unsigned n)
+/* Write one record of n payload words. Inlined by force, so that the
+ * payload of a call site with a constant n is stored word by word from
+ * registers; a record that does not wrap around the ring's end (nearly
+ * all) is stored without masking each index. */
+static inline __attribute__((always_inline)) void ht_emit(uint32_t type, uint32_t arg,
+                                                          const uint64_t *payload, unsigned n)
 {
     ht_thread_state *t = &ht_thread;
     if (__builtin_expect(t->ring == NULL, 0) && !ht_emit_attach_thread())
         return;
     uint64_t w;
-    if (ht_emit_begin(t, type, arg, HT_RECORD_HEADER_WORDS + n, &w))
-        for (unsigned i = 0; i < n; i++)
-            t->ring[(w + i) & t->mask] = payload[i];
+    if (ht_emit_begin(t, type, arg, HT_RECORD_HEADER_WORDS + n, &w)) {
+        uint64_t *ring = t->ring, mask = t->mask, at = w & mask;
+        if (__builtin_expect(at + n <= mask + 1, 1)) {
+            for (unsigned i = 0; i < n; i++)
+                ring[at + i] = payload[i];
+        } else {
+            for (unsigned i = 0; i < n; i++)
+                ring[(w + i) & mask] = payload[i];
+        }
+    }
     ht_emit_end(t);
 }
 

@@ -1,8 +1,9 @@
 /* The encoder writes the built-in heap events through a fast path; a trace
  * must not depend on it. Encode the same heap-like event stream once with
- * the built-in descriptors (fast path) and once with copies of them (which
- * the generic field loop handles): every stream must come out byte for byte
- * the same, and decode back to the same events. */
+ * the built-in descriptors (fast path), once with copies of them (which
+ * the generic field loop handles) and once as compact records (the
+ * recorder's way in): every stream must come out byte for byte the same,
+ * and decode back to the same events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "format/codec.h"
+#include "format/records.h"
 #include "format/schema.h"
 
 #define EVENTS 200000
@@ -68,11 +70,14 @@ static void test_fast_path_matches_generic(void **state)
     assert_non_null(copies);
     memcpy(copies, builtin, count * sizeof *copies);
 
-    ht_chunk_encoder *fast = malloc(sizeof *fast), *generic = malloc(sizeof *generic);
+    ht_chunk_encoder *fast = malloc(sizeof *fast), *generic = malloc(sizeof *generic),
+                     *records = malloc(sizeof *records);
     assert_non_null(fast);
     assert_non_null(generic);
+    assert_non_null(records);
     ht_encoder_init(fast);
     ht_encoder_init(generic);
+    ht_encoder_init(records);
     uint64_t live[64];
     for (size_t i = 0; i < 64; i++)
         live[i] = 0x555555560000ull + 32 * i;
@@ -83,10 +88,27 @@ static void test_fast_path_matches_generic(void **state)
         int tag = ht_schema_builtin_tag(events[i].Header.Type);
         assert_true(ht_encoder_add(fast, (uint8_t)tag, &builtin[tag], &events[i]));
         assert_true(ht_encoder_add(generic, (uint8_t)tag, &copies[tag], &events[i]));
+        ht_record r;
+        ht_record_from_event(&events[i], &r);
+        const ht_event *e = &events[i];
+        ht_heap_extra x = {.stack = e->Header.StackId};
+        switch (e->Header.Type) {
+        case HT_EVENT_HEAP_ALLOC: x.heap = e->u.Alloc.HeapHandle; x.source = e->u.Alloc.Source; break;
+        case HT_EVENT_HEAP_FREE: x.heap = e->u.Free.HeapHandle; x.source = e->u.Free.Source; break;
+        default:
+            x.heap = e->u.Realloc.HeapHandle;
+            x.source = e->u.Realloc.Source;
+            x.old_size = e->u.Realloc.OldSize;
+            break;
+        }
+        assert_true(ht_encoder_add_heap(records, (uint8_t)tag, &builtin[tag], &r, &x));
     }
     for (int s = 0; s < HT_STREAM_COUNT; s++) {
         assert_int_equal(fast->streams[s].len, generic->streams[s].len);
         assert_memory_equal(fast->streams[s].data, generic->streams[s].data, fast->streams[s].len);
+        assert_int_equal(records->streams[s].len, generic->streams[s].len);
+        assert_memory_equal(records->streams[s].data, generic->streams[s].data,
+                            records->streams[s].len);
     }
 
     ht_buf raw = {0};
@@ -113,8 +135,10 @@ static void test_fast_path_matches_generic(void **state)
     free(events);
     ht_encoder_free(fast);
     ht_encoder_free(generic);
+    ht_encoder_free(records);
     free(fast);
     free(generic);
+    free(records);
     free(copies);
 }
 

@@ -556,13 +556,11 @@ static void publish_tail(ht_collector *c, uint32_t i)
     c->st[i].since_publish = 0;
 }
 
-/* Look at the record now at slot i's cursor: note whether it is a REALLOC,
- * and push it on the heap if it is due this round. */
-static void set_realloc_head(ht_collector *c, uint32_t i, bool is)
+/* Put slot i in the list of slots whose next record is a REALLOC, or take
+ * it out. */
+static void change_realloc_head(ht_collector *c, uint32_t i, bool is)
 {
     slot_state *ss = &c->st[i];
-    if (is == ss->realloc_head)
-        return;
     if (is) {
         ss->realloc_at = c->nrealloc_heads;
         c->realloc_heads[c->nrealloc_heads++] = i;
@@ -574,6 +572,14 @@ static void set_realloc_head(ht_collector *c, uint32_t i, bool is)
     ss->realloc_head = is;
 }
 
+static inline void set_realloc_head(ht_collector *c, uint32_t i, bool is)
+{
+    if (is != c->st[i].realloc_head)
+        change_realloc_head(c, i, is);
+}
+
+/* Look at the record now at slot i's cursor: note whether it is a REALLOC,
+ * and have it delivered this round if it is due. */
 static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
 {
     slot_state *ss = &c->st[i];
@@ -684,45 +690,81 @@ static void reclaim(ht_collector *c, uint32_t used)
     }
 }
 
+/* Copy the record of `words` words at slot i's cursor to scratch, where
+ * the program cannot change it while it is checked and decoded: in one
+ * piece unless it wraps around the ring's end. */
+static inline void copy_record(ht_collector *c, uint32_t i, uint32_t words)
+{
+    uint64_t *ring = ring_of(c, i);
+    uint64_t cursor = c->st[i].cursor, first = (cursor >> 3) & c->ring_mask;
+    if (words <= HEAP_RECORD_WORDS && first + HEAP_RECORD_WORDS <= c->ring_mask + 1) {
+        /* A heap record: a copy of fixed length, inlined (what follows the
+         * record is copied too, and not looked at). */
+        memcpy(c->scratch, &ring[first], HEAP_RECORD_WORDS * 8);
+    } else if (first + words <= c->ring_mask + 1) {
+        memcpy(c->scratch, &ring[first], (size_t)words * 8);
+    } else {
+        for (uint32_t k = 0; k < words; k++)
+            c->scratch[k] = ring_word(c, ring, cursor + 8 * k);
+    }
+}
+
+/* Slot i's record went out: move past it. */
+static inline void advance(ht_collector *c, uint32_t i, uint32_t words, uint64_t before)
+{
+    slot_state *ss = &c->st[i];
+    ss->cursor += (uint64_t)words * 8;
+    if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
+        publish_tail(c, i);
+    queue_next(c, i, before);
+}
+
+/* Damaged ring: what is left of slot i's cannot be parsed. Count it. */
+static int drop_damaged(ht_collector *c, const ht_collector_consumer *to, uint32_t i,
+                        uint64_t before)
+{
+    slot_state *ss = &c->st[i];
+    uint64_t left = ss->head - ss->cursor;
+    c->stats.corrupt_records++;
+    ss->cursor = ss->head;
+    publish_tail(c, i);
+    queue_next(c, i, before);
+    return deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1, HT_LOSS_CORRUPT_BUFFER);
+}
+
+/* Deliver slot i's record of `words` words, which is not a heap event.
+ * Apart: its event is large, and the frame of the heap events' path would
+ * carry it. */
+static __attribute__((noinline)) int deliver_other(ht_collector *c, const ht_collector_consumer *to,
+                                                   uint32_t i, uint32_t words, uint64_t before)
+{
+    ht_event ev;
+    copy_record(c, i, words);
+    if (decode_record(c, &c->st[i], &ev) < 0)
+        return drop_damaged(c, to, i, before);
+    if (deliver(c, to, &ev) < 0)
+        return -1;
+    advance(c, i, words, before);
+    return 0;
+}
+
 /* Deliver the record at slot i's cursor and advance. depth bounds the chain
  * of reallocs that may have to go out before it. */
 static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32_t i,
                         uint64_t before, int depth)
 {
     slot_state *ss = &c->st[i];
-    uint64_t *ring = ring_of(c, i);
-    uint64_t w0 = ring_word(c, ring, ss->cursor);
+    uint64_t w0 = ring_word(c, ring_of(c, i), ss->cursor);
     uint32_t words = ht_record_words(w0);
-    bool heap = is_heap_type(ht_record_type(w0));
-    ht_event ev;
+    if (!record_fits(w0, ss->cursor, ss->head))
+        return drop_damaged(c, to, i, before);
+    if (!is_heap_type(ht_record_type(w0)))
+        return deliver_other(c, to, i, words, before);
     ht_record *rec = &c->batch[c->nbatch];
-    int r = -1;
-    if (record_fits(w0, ss->cursor, ss->head)) {
-        /* A copy, checked and decoded where the program cannot change it;
-         * in one piece unless the record wraps around the ring's end. */
-        uint64_t first = (ss->cursor >> 3) & c->ring_mask;
-        if (words <= HEAP_RECORD_WORDS && first + HEAP_RECORD_WORDS <= c->ring_mask + 1) {
-            /* A heap record: a copy of fixed length, inlined (what follows
-             * the record is copied too, and not looked at). */
-            memcpy(c->scratch, &ring[first], HEAP_RECORD_WORDS * 8);
-        } else if (first + words <= c->ring_mask + 1) {
-            memcpy(c->scratch, &ring[first], (size_t)words * 8);
-        } else {
-            for (uint32_t k = 0; k < words; k++)
-                c->scratch[k] = ring_word(c, ring, ss->cursor + 8 * k);
-        }
-        r = heap ? decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) : decode_record(c, ss, &ev);
-    }
-    if (r < 0) {
-        /* Damaged ring: what is left of it cannot be parsed. Count it. */
-        uint64_t left = ss->head - ss->cursor;
-        c->stats.corrupt_records++;
-        ss->cursor = ss->head;
-        publish_tail(c, i);
-        queue_next(c, i, before);
-        return deliver_lost(c, to, ss->pid, ss->tid, left / 40 + 1, HT_LOSS_CORRUPT_BUFFER);
-    }
-    uint64_t created = heap && rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
+    copy_record(c, i, words);
+    if (decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) < 0)
+        return drop_damaged(c, to, i, before);
+    uint64_t created = rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
     int32_t first = created && depth < 16 ? realloc_first(c, i, created, rec->time) : -1;
     if (first >= 0) {
         /* The scratch copy and the run's next place are overwritten by the
@@ -731,12 +773,9 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
             return -1;
         return deliver_next(c, to, i, before, depth + 1);
     }
-    ss->cursor += (uint64_t)words * 8;
-    if ((heap ? queue_heap(c, to, ss) : deliver(c, to, &ev)) < 0)
+    if (queue_heap(c, to, ss) < 0)
         return -1;
-    if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
-        publish_tail(c, i);
-    queue_next(c, i, before);
+    advance(c, i, words, before);
     return 0;
 }
 

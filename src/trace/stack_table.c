@@ -21,26 +21,28 @@ static stack_slot *table;
 static int table_state; /* 0 none, 1 mapped, 2 could not be mapped; atomic */
 static uint32_t next_id = 1;
 
-static inline uint64_t mix(uint64_t h, uint64_t v)
+/* Fold two words into one: the high and low halves of their 128-bit
+ * product, xored. Every bit of each factor reaches every bit of the result. */
+static inline uint64_t fold(uint64_t a, uint64_t b)
 {
-    h ^= v;
-    h *= 0xFF51AFD7ED558CCDull;
-    return h ^ (h >> 32);
+    __uint128_t p = (__uint128_t)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
 }
 
-/* Four independent lanes, folded at the end: each frame's multiply does not
- * wait for the previous frame's (this runs on every allocation). */
+/* Two frames per multiply, as the wyhash family does (this runs on every
+ * allocation). A factor of zero would absorb the other: the constant that
+ * the first of each pair is xored with has its top bit set, which no user
+ * address has, and the chained value meets the second only by chance. */
 static uint64_t hash_frames(const uint64_t *frames, unsigned depth)
 {
-    uint64_t lane[4] = {0x9E3779B97F4A7C15ull ^ depth, 0xC2B2AE3D27D4EB4Full,
-                        0x165667B19E3779F9ull, 0x27D4EB2F165667C5ull};
+    const uint64_t k0 = 0xA0761D6478BD642Full, k1 = 0xE7037ED1A0B428DBull;
+    uint64_t h = k1 ^ depth;
     unsigned i = 0;
-    for (; i + 4 <= depth; i += 4)
-        for (unsigned k = 0; k < 4; k++)
-            lane[k] = mix(lane[k], frames[i + k]);
-    for (; i < depth; i++)
-        lane[0] = mix(lane[0], frames[i]);
-    uint64_t h = mix(mix(mix(lane[0], lane[1]), lane[2]), lane[3]);
+    for (; i + 2 <= depth; i += 2)
+        h = fold(frames[i] ^ k0, frames[i + 1] ^ h);
+    if (i < depth)
+        h = fold(frames[i] ^ k0, h ^ k1);
+    h = fold(h ^ k0, k1 ^ depth);
     return h ? h : 1;
 }
 

@@ -50,9 +50,11 @@ unsigned ht_unwind_capture(uint64_t *frames, unsigned max)
     while (skip < (unsigned)(n > 0 ? n : 0) && (uintptr_t)raw[skip] >= self_start &&
            (uintptr_t)raw[skip] < self_end)
         skip++;
-    unsigned count = 0;
-    for (int i = (int)skip; i < n && count < max; i++)
-        frames[count++] = (uint64_t)(uintptr_t)raw[i];
+    unsigned count = n > (int)skip ? (unsigned)n - skip : 0;
+    if (count > max)
+        count = max;
+    _Static_assert(sizeof(void *) == sizeof(uint64_t), "a frame is copied as it is");
+    memcpy(frames, &raw[skip], (size_t)count * sizeof *frames);
     unwinding = false;
     return count;
 }

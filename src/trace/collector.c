@@ -92,7 +92,6 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
     c->slots = slots;
     c->ring_bytes = ring_bytes;
     c->ring_mask = ring_bytes / 8 - 1;
-    c->run_slot = UINT32_MAX;
     c->size = ht_session_bytes(slots, ring_bytes);
     c->st = calloc(slots, sizeof *c->st);
     c->heap = calloc(2 * (size_t)slots, sizeof *c->heap);
@@ -804,6 +803,7 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
      * progress. Each slot's busy mark is read before its head, so a mark
      * found clear means its record is already in. */
     c->heap_len = 0;
+    c->run_slot = UINT32_MAX; /* also after a round that failed half way */
     uint64_t round_start = before;
     for (uint32_t i = 0; i < used; i++) {
         ht_slot *s = ht_session_slot(c->base, i);

@@ -25,7 +25,7 @@ pthread_mutex_t ht_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The process heap lives in static storage, so that malloc works before
  * anything has been set up; its regions come on first use. */
 static ht_heap process_heap_object = {
-    .lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
+    .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
 };
 static int process_heap_state; /* 0 not set up, 1 setting up, 2 ready; atomic */
 static uint64_t next_serial = 2; /* 1 is the process heap's */
@@ -113,12 +113,64 @@ static bool valid_heap(const ht_heap *h) { return h && h->magic == HT_HEAP_MAGIC
  * (ht_tag_check). */
 static uint32_t new_cookie(void) { return ht_pages_random32() & ~0xFu; }
 
+/* ---- the heap's lock ------------------------------------------------------------
+ * An adaptive mutex, which spins a while before it sleeps: the sections it
+ * guards are short, and sleeping on one (a system call each way) costs more
+ * than waiting it out. It is made recursive here, by its owner's identity,
+ * for ht_heap_lock and the allocations of the thread that holds it. */
+static void lock_heap(ht_heap *h)
+{
+    pthread_t self = pthread_self();
+    if (__atomic_load_n(&h->lock_owner, __ATOMIC_RELAXED) == self) {
+        h->lock_depth++; /* only this thread could have stored its own identity */
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    __atomic_store_n(&h->lock_owner, self, __ATOMIC_RELAXED);
+    h->lock_depth = 1;
+}
+
+/* False: this thread does not hold the lock. */
+static bool unlock_heap(ht_heap *h)
+{
+    if (__atomic_load_n(&h->lock_owner, __ATOMIC_RELAXED) != pthread_self())
+        return false;
+    if (--h->lock_depth == 0) {
+        __atomic_store_n(&h->lock_owner, (pthread_t)0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&h->lock);
+    }
+    return true;
+}
+
+static void init_lock(ht_heap *h)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&h->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    h->lock_owner = 0;
+    h->lock_depth = 0;
+}
+
+void ht_heap_lock_internal(ht_heap *h)
+{
+    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
+        lock_heap(h);
+}
+
+void ht_heap_unlock_internal(ht_heap *h)
+{
+    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
+        unlock_heap(h);
+}
+
 /* ---- set-up and the heaps' list --------------------------------------------- */
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&ht_heaps_lock);
     for (ht_heap *h = &process_heap_object; h; h = h->next)
-        pthread_mutex_lock(&h->lock);
+        lock_heap(h);
     pthread_mutex_lock(&ht_caches_lock);
 }
 
@@ -126,17 +178,8 @@ static void fork_parent(void)
 {
     pthread_mutex_unlock(&ht_caches_lock);
     for (ht_heap *h = &process_heap_object; h; h = h->next)
-        pthread_mutex_unlock(&h->lock);
+        unlock_heap(h);
     pthread_mutex_unlock(&ht_heaps_lock);
-}
-
-static void init_recursive(pthread_mutex_t *lock)
-{
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(lock, &attr);
-    pthread_mutexattr_destroy(&attr);
 }
 
 static void fork_child(void)
@@ -145,7 +188,7 @@ static void fork_child(void)
      * then take back what the vanished threads had cached. */
     pthread_mutex_init(&ht_caches_lock, NULL);
     for (ht_heap *h = &process_heap_object; h; h = h->next)
-        init_recursive(&h->lock);
+        init_lock(h);
     pthread_mutex_init(&ht_heaps_lock, NULL);
     ht_caches_fork_child();
 }
@@ -202,18 +245,6 @@ ht_heap *ht_heap_by_serial(uint64_t serial)
     return NULL;
 }
 
-void ht_heap_lock_internal(ht_heap *h)
-{
-    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
-        pthread_mutex_lock(&h->lock);
-}
-
-void ht_heap_unlock_internal(ht_heap *h)
-{
-    if (!(h->flags & HT_HEAP_NO_SERIALIZE))
-        pthread_mutex_unlock(&h->lock);
-}
-
 ht_heap *ht_heap_create(unsigned flags, size_t initial_size, size_t maximum_size)
 {
     ht_process_heap();
@@ -232,7 +263,7 @@ ht_heap *ht_heap_create(unsigned flags, size_t initial_size, size_t maximum_size
     h->flags = flags & (HT_HEAP_NO_SERIALIZE | HT_HEAP_GENERATE_EXCEPTIONS);
     h->compat = (flags & HT_HEAP_NO_SERIALIZE) || maximum_size ? HT_HEAP_COMPAT_STANDARD : HT_HEAP_COMPAT_LFH;
     h->error_policy = process_heap_object.error_policy;
-    init_recursive(&h->lock);
+    init_lock(h);
     h->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
     h->cache_slot = 1 + (uint32_t)(h->serial % (HT_CACHE_SLOTS - 1)); /* slot 0 is the process heap's */
     h->magic = HT_HEAP_MAGIC;
@@ -358,12 +389,11 @@ static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
 
 /* This thread's cache of h, or NULL. The process heap's slot (0) and serial
  * (1) are constants, so that where the malloc family inlines this for it,
- * neither is loaded. */
+ * neither is loaded. A thread without caches has the empty ones, which match
+ * no heap. */
 static inline ht_heap_cache *cache_of(ht_heap *h)
 {
     ht_thread_cache *tc = ht_thread_caches;
-    if (ht_unlikely(tc == NULL))
-        return NULL;
     bool process = h == &process_heap_object;
     ht_heap_cache *hc = &tc->slots[process ? 0 : h->cache_slot];
     return ht_likely(hc->serial == (process ? 1 : h->serial)) ? hc : NULL;
@@ -390,7 +420,8 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
     ht_heap_cache *hc = cache_of(h);
     if (ht_unlikely(hc == NULL))
         return NULL;
-    ht_class_cache *cc = &hc->classes[ht_size_class(size)];
+    size_t c = ht_size_class(size);
+    ht_class_cache *cc = &hc->classes[c];
     ht_block *b = cc->lookaside;
     if (ht_likely(b != NULL)) {
         cc->lookaside = *ht_block_link(b);
@@ -405,7 +436,10 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
     if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_CACHED_MAIN > HT_STATE_CACHED_LFH - HT_STATE_CACHED_MAIN))
         return cached_block_damaged(h, b);
     b->tag -= HT_STATE_CACHED_DELTA;
-    b->slack = (uint32_t)((size_t)b->size16 * 16 - HT_BLOCK_HEADER - size);
+    /* Up to 1 KiB every multiple of 16 is a class's capacity, so a cached
+     * block's capacity is its class's: no load of its size. */
+    size_t capacity = size <= 1024 ? ((size_t)c + 1) * 16 : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    b->slack = (uint32_t)(capacity - size);
     return ht_payload_of(b);
 }
 
@@ -519,8 +553,15 @@ static inline void *alloc_fast(ht_heap *h, size_t size)
 
 void *ht_heap_alloc(ht_heap *h, unsigned flags, size_t size)
 {
-    void *p = flags == 0 ? alloc_fast(h, size) : NULL;
-    return ht_likely(p != NULL) ? p : alloc_full(h, flags, size);
+    /* A zeroed block (calloc) takes the same fast path: a cached block is
+     * dirty either way, and the memset is the only difference. */
+    void *p = (flags & ~HT_HEAP_ZERO_MEMORY) == 0 ? alloc_fast(h, size) : NULL;
+    if (ht_likely(p != NULL)) {
+        if (flags & HT_HEAP_ZERO_MEMORY)
+            memset(p, 0, size);
+        return p;
+    }
+    return alloc_full(h, flags, size);
 }
 
 /* The process heap's set-up and every other path: out of line, so that the
@@ -530,10 +571,12 @@ __attribute__((noinline)) static void *process_alloc_full(size_t size)
     return alloc_full(ht_process_heap(), 0, size);
 }
 
+/* No test that the heap is set up: until it is, no thread has a cache of it
+ * (a thread makes its cache on the full path, which sets the heap up first),
+ * so the fast path finds none and jumps to the full path. */
 void *ht_process_heap_alloc(size_t size)
 {
-    bool ready = __atomic_load_n(&process_heap_state, __ATOMIC_ACQUIRE) == 2;
-    void *p = ht_likely(ready) ? alloc_fast(&process_heap_object, size) : NULL;
+    void *p = alloc_fast(&process_heap_object, size);
     return ht_likely(p != NULL) ? p : process_alloc_full(size);
 }
 
@@ -668,10 +711,9 @@ static inline bool free_fast(ht_heap *h, void *p)
         return false;
     /* Up to 1 KiB of capacity a block's class is its size less the header,
      * in 16-byte units, less one. */
-    size_t size16 = b->size16;
-    unsigned c;
+    size_t size16 = b->size16, c;
     if (ht_likely(size16 <= (1024 + HT_BLOCK_HEADER) / 16))
-        c = (unsigned)size16 - 2;
+        c = size16 - 2;
     else if (size16 <= (HT_SMALL_MAX + 2 * HT_BLOCK_HEADER) / 16)
         c = class_within(size16 * 16 - HT_BLOCK_HEADER);
     else
@@ -742,7 +784,46 @@ size_t ht_heap_usable_size(ht_heap *h, const void *p)
     return capacity_of(b, state);
 }
 
-void *ht_heap_realloc(ht_heap *h, unsigned flags, void *p, size_t size)
+/* The common realloc: a live small block of this heap to a new size of up to
+ * 1 KiB, nobody recording. The block stays where it is when it fits and would
+ * not waste most of itself; else it moves to a block from this thread's
+ * caches and joins the lookaside, as a malloc and a free would take them.
+ * NULL: take the full path, which tells a bad pointer from a block that only
+ * missed the caches. */
+static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
+{
+    ht_segment *s = ht_segmap_lookup(p);
+    ht_block *b = ht_header_of(p);
+    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
+                    (uintptr_t)b - (uintptr_t)s < s->first_block))
+        return NULL;
+    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_BUSY_MAIN > HT_STATE_BUSY_LFH - HT_STATE_BUSY_MAIN))
+        return NULL;
+    size_t size16 = b->size16, capacity = size16 * 16 - HT_BLOCK_HEADER;
+    if (size <= capacity && size >= capacity / 2) {
+        b->slack = (uint32_t)(capacity - size);
+        return p;
+    }
+    if (capacity > 1024)
+        return NULL;
+    uint32_t source;
+    void *q = alloc_cached(h, size, &source);
+    if (ht_unlikely(q == NULL))
+        return NULL;
+    size_t keep = (size_t)ht_header_of(q)->size16 * 16 - HT_BLOCK_HEADER;
+    memcpy(q, p, keep < capacity ? keep : capacity);
+    ht_heap_cache *hc = cache_of(h); /* there is one: alloc_cached found it */
+    unsigned c = (unsigned)size16 - 2;
+    if (ht_unlikely(hc->classes[c].lookaside_room == 0))
+        overflow_and_push(hc, c, b);
+    else
+        lookaside_push(&hc->classes[c], b);
+    return q;
+}
+
+/* Every realloc but the common one: out of line, so that the fast path above
+ * saves no registers it does not use. */
+__attribute__((noinline)) static void *realloc_full(ht_heap *h, unsigned flags, void *p, size_t size)
 {
     unsigned state = 0;
     const char *what = "a NULL block cannot be reallocated";
@@ -810,6 +891,12 @@ void *ht_heap_realloc(ht_heap *h, unsigned flags, void *p, size_t size)
     if (ht_unlikely(ht_heap_tracing()))
         ht_trace_realloc(h, q, p, size, source);
     return q;
+}
+
+void *ht_heap_realloc(ht_heap *h, unsigned flags, void *p, size_t size)
+{
+    void *q = flags == 0 && p != NULL && size <= 1024 && !ht_heap_tracing() ? realloc_fast(h, p, size) : NULL;
+    return ht_likely(q != NULL) ? q : realloc_full(h, flags, p, size);
 }
 
 /* ---- validation --------------------------------------------------------------- */
@@ -950,7 +1037,7 @@ int ht_heap_lock(ht_heap *h)
         errno = EINVAL;
         return 0;
     }
-    pthread_mutex_lock(&h->lock);
+    lock_heap(h);
     ht_trace_heap_event(HT_EVENT_HEAP_LOCK, h, 0);
     return 1;
 }
@@ -962,7 +1049,7 @@ int ht_heap_unlock(ht_heap *h)
         return 0;
     }
     ht_trace_heap_event(HT_EVENT_HEAP_UNLOCK, h, 0);
-    if (pthread_mutex_unlock(&h->lock) != 0) {
+    if (!unlock_heap(h)) {
         errno = EPERM;
         return 0;
     }

@@ -86,10 +86,11 @@ static inline void *ht_payload_of(ht_block *b) { return (char *)b + HT_BLOCK_HEA
 #define HT_CLASS_COUNT 80
 #define HT_SMALL_MAX 16384u
 
-static inline unsigned ht_size_class(size_t size)
+/* A size_t, so that indexing with it needs no widening on the fast paths. */
+static inline size_t ht_size_class(size_t size)
 {
     if (size <= 1024)
-        return (unsigned)((size - (size != 0)) >> 4); /* (size - 1) / 16, and 0 for 0 */
+        return (size - (size != 0)) >> 4; /* (size - 1) / 16, and 0 for 0 */
     unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 10..13 */
     unsigned step = (unsigned)((size - 1) >> (lg - 2)) & 3u;
     return 64 + (lg - 10) * 4 + step;
@@ -171,7 +172,9 @@ struct ht_heap {
     uint32_t error_policy; /* HT_HEAP_ON_ERROR_* */
     unsigned flags;
     size_t maximum; /* 0: growable */
-    pthread_mutex_t lock; /* recursive */
+    pthread_mutex_t lock; /* adaptive; recursive by the two fields below (heap.c) */
+    pthread_t lock_owner; /* atomic: 0 or the holder */
+    unsigned lock_depth;  /* the holder's */
     ht_segment *segments;
     ht_segment *spare; /* an empty segment kept against grow/shrink churn */
     unsigned region_count;
@@ -196,7 +199,7 @@ typedef struct ht_class_cache {
      * less the blocks it holds, so that a free tests one word. A run ends
      * where it ends. */
     uint32_t lookaside_room;
-} ht_class_cache;
+} __attribute__((aligned(32))) ht_class_cache; /* 32 bytes: the fast paths index by a shift */
 
 typedef struct ht_heap_cache {
     uint64_t serial; /* 0: unused */
@@ -276,6 +279,11 @@ size_t ht_large_capacity(const ht_block *b) HT_HEAP_HIDDEN;
  * how many. Heap lock held. */
 unsigned ht_lfh_take(struct ht_heap *h, unsigned c, ht_block **list, unsigned want) HT_HEAP_HIDDEN;
 void ht_lfh_give(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN; /* heap lock held */
+/* Give back `first`, a cached LFH block whose tag checks, and the blocks that
+ * follow it on its list from the same page, up to *budget blocks in all (at
+ * least one); *budget is lessened by as many. Returns the rest of the list.
+ * Heap lock held. */
+ht_block *ht_lfh_give_run(struct ht_heap *h, ht_block *first, unsigned *budget) HT_HEAP_HIDDEN;
 /* The bin's exchange of whole batches between threads (heap lock held): a
  * thread whose lookaside overflows leaves a batch (a list of n cached
  * blocks) in one step, false when the bin keeps enough; a thread out of
@@ -291,6 +299,8 @@ bool ht_lfh_check_page(struct ht_heap *h, ht_lfh_page *page, const char **what, 
 void ht_lfh_note_demand(struct ht_heap *h, unsigned c) HT_HEAP_HIDDEN;
 
 /* ---- lookaside.c: per-thread caches ------------------------------------------ */
+/* This thread's caches; never NULL: before the thread makes its own and after
+ * it exits, empty ones whose slots match no heap. */
 extern __thread ht_thread_cache *ht_thread_caches __attribute__((tls_model("initial-exec"))) HT_HEAP_HIDDEN;
 /* This thread's cache of heap h, creating it; NULL when the thread cannot
  * have one (it is exiting, or no memory). */
@@ -323,8 +333,8 @@ void ht_heap_unlock_internal(struct ht_heap *h) HT_HEAP_HIDDEN;
 size_t ht_heap_usable_size(struct ht_heap *h, const void *p) HT_HEAP_HIDDEN;
 void ht_heap_apply_environment(void) HT_HEAP_HIDDEN;
 void ht_heap_snapshot_all(void) HT_HEAP_HIDDEN;
-/* malloc() on the process heap: ht_heap_alloc with its set-up check on the
- * fast path. */
+/* malloc() on the process heap: ht_heap_alloc, setting the heap up on its
+ * first use. */
 void *ht_process_heap_alloc(size_t size) HT_HEAP_HIDDEN;
 /* free() on the process heap. Its fast path needs no set-up check: a block of
  * the process heap exists only once the heap is set up. */

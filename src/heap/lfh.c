@@ -61,35 +61,55 @@ unsigned ht_lfh_take(ht_heap *h, unsigned c, ht_block **list, unsigned want)
 {
     ht_lfh_bin *bin = &h->lfh[c];
     size_t bytes = block_bytes(c);
+    uint32_t cookie = h->cookie;
+    ht_block *head = *list;
     unsigned n = 0;
+    /* The list and the page's fields stay in locals: stores through the
+     * blocks would otherwise make the compiler reload them for each block. */
     while (n < want) {
         ht_lfh_page *page = bin->pages;
         if (!page && !(page = new_page(h, c)))
             break;
-        while (n < want && page->free) {
-            ht_block *b = page->free;
-            page->free = *ht_block_link(b);
-            *ht_block_link(b) = *list;
-            *list = b;
-            page->used++;
+        unsigned taken = n;
+        ht_block *given = page->free;
+        while (n < want && given) {
+            ht_block *b = given;
+            given = *ht_block_link(b);
+            *ht_block_link(b) = head;
+            head = b;
             n++;
         }
-        while (n < want && page->bump + bytes <= page->end) {
-            ht_block *b = (ht_block *)page->bump;
-            page->bump += bytes;
-            b->prev16 = (uint32_t)(((char *)b - (char *)page) / 16);
-            b->size16 = (uint32_t)(bytes / 16);
-            b->slack = 0;
-            b->tag = ht_make_tag(b, h->cookie, HT_STATE_CACHED_LFH);
-            *ht_block_link(b) = *list;
-            *list = b;
-            page->used++;
-            n++;
+        page->free = given;
+        char *at = page->bump;
+        unsigned fresh = (unsigned)((size_t)(page->end - at) / bytes);
+        if (fresh > want - n)
+            fresh = want - n;
+        uint32_t prev16 = (uint32_t)((size_t)(at - (char *)page) / 16), size16 = (uint32_t)(bytes / 16);
+        for (unsigned i = 0; i < fresh; i++, at += bytes, prev16 += size16) {
+            ht_block *b = (ht_block *)at;
+            *b = (ht_block){.prev16 = prev16, .size16 = size16, .slack = 0,
+                            .tag = ht_make_tag(b, cookie, HT_STATE_CACHED_LFH)};
+            *ht_block_link(b) = head;
+            head = b;
         }
+        page->bump = at;
+        n += fresh;
+        page->used += n - taken;
         if (!page->free && page->bump + bytes > page->end)
             list_remove(bin, page);
     }
+    *list = head;
     return n;
+}
+
+/* An empty page goes back to the back end unless it is the bin's last. */
+static void release_page(ht_heap *h, ht_lfh_bin *bin, ht_lfh_page *page)
+{
+    list_remove(bin, page);
+    page->magic = 0;
+    ht_block *host = ht_header_of(page);
+    host->tag = ht_make_tag(host, h->cookie, HT_STATE_BUSY_MAIN);
+    ht_backend_free(h, host);
 }
 
 ht_lfh_page *ht_lfh_page_of(const ht_block *b) { return (ht_lfh_page *)((char *)b - (size_t)b->prev16 * 16); }
@@ -106,14 +126,36 @@ void ht_lfh_give(ht_heap *h, ht_block *b)
     page->used--;
     if (!page->on_list)
         list_add(bin, page);
-    /* An empty page goes back to the back end unless it is the bin's last. */
-    if (page->used == 0 && (page->next || page->prev)) {
-        list_remove(bin, page);
-        page->magic = 0;
-        ht_block *host = ht_header_of(page);
-        host->tag = ht_make_tag(host, h->cookie, HT_STATE_BUSY_MAIN);
-        ht_backend_free(h, host);
+    if (page->used == 0 && (page->next || page->prev))
+        release_page(h, bin, page);
+}
+
+ht_block *ht_lfh_give_run(ht_heap *h, ht_block *first, unsigned *budget)
+{
+    ht_lfh_page *page = ht_lfh_page_of(first);
+    if (page->magic != HT_LFH_PAGE_MAGIC)
+        ht_heap_corrupt(h, ht_payload_of(first), "size-class page header damaged");
+    /* The blocks that follow on the list from the same page (a mass free of
+     * blocks allocated together) join its free list in one splice. Their
+     * tags read cached already, the state a page's free block has. */
+    ht_block *last = first, *next = *ht_block_link(first);
+    unsigned n = 1;
+    while (n < *budget && next != NULL && ht_tag_state(next, h->cookie) == HT_STATE_CACHED_LFH &&
+           ht_lfh_page_of(next) == page) {
+        last = next;
+        next = *ht_block_link(next);
+        n++;
     }
+    *budget -= n;
+    *ht_block_link(last) = page->free;
+    page->free = first;
+    page->used -= n;
+    ht_lfh_bin *bin = &h->lfh[page->class_index];
+    if (!page->on_list)
+        list_add(bin, page);
+    if (page->used == 0 && (page->next || page->prev))
+        release_page(h, bin, page);
+    return next;
 }
 
 /* A batch is linked through its blocks' list links; its first block holds

@@ -17,7 +17,12 @@
 
 #include "heap/heap_internal.h"
 
-__thread ht_thread_cache *ht_thread_caches __attribute__((tls_model("initial-exec")));
+/* A thread's caches before it makes them and after it exits: no slot is any
+ * heap's (serial 0, which no heap has), so that a fast path finds no cache
+ * by the serial it tests anyway, with no test for a missing one. Only read:
+ * its pages are never touched. */
+static ht_thread_cache no_caches;
+__thread ht_thread_cache *ht_thread_caches __attribute__((tls_model("initial-exec"))) = &no_caches;
 static __thread int thread_exited __attribute__((tls_model("initial-exec")));
 
 /* Caches in use and idle ones. The lock is a leaf: nothing else is taken
@@ -118,12 +123,20 @@ void ht_cache_overflow(ht_heap_cache *hc, unsigned c)
         cc->lookaside = rest;
         cc->lookaside_room += batch;
     }
-    while (limit - cc->lookaside_room > keep) {
-        ht_block *b = cc->lookaside;
-        cc->lookaside = *ht_block_link(b);
-        cc->lookaside_room++;
-        ht_cache_give_back(h, b);
+    unsigned over = limit - cc->lookaside_room - keep;
+    ht_block *b = cc->lookaside;
+    while (over > 0) {
+        if (ht_block_state(b, h->cookie) == HT_STATE_CACHED_LFH) {
+            b = ht_lfh_give_run(h, b, &over);
+        } else {
+            ht_block *next = *ht_block_link(b);
+            ht_cache_give_back(h, b);
+            b = next;
+            over--;
+        }
     }
+    cc->lookaside = b;
+    cc->lookaside_room = limit - keep;
     ht_heap_unlock_internal(h);
 }
 
@@ -149,7 +162,7 @@ static void on_thread_exit(void *value)
 {
     ht_thread_cache *tc = value;
     thread_exited = 1;
-    ht_thread_caches = NULL;
+    ht_thread_caches = &no_caches;
     retire(tc);
 }
 
@@ -173,8 +186,10 @@ static bool make_exit_key(void)
 static ht_thread_cache *thread_cache(void)
 {
     ht_thread_cache *tc = ht_thread_caches;
-    if (tc || thread_exited)
+    if (tc != &no_caches)
         return tc;
+    if (thread_exited)
+        return NULL;
     if (!make_exit_key())
         return NULL;
     pthread_mutex_lock(&ht_caches_lock);
@@ -223,8 +238,6 @@ ht_heap_cache *ht_cache_attach(ht_heap *h)
 void ht_caches_forget_heap(ht_heap *h)
 {
     ht_thread_cache *tc = ht_thread_caches;
-    if (!tc)
-        return;
     for (unsigned i = 0; i < HT_CACHE_SLOTS; i++)
         if (tc->slots[i].serial == h->serial) {
             tc->slots[i].serial = 0;

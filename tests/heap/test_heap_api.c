@@ -145,6 +145,40 @@ static void test_realloc_keeps_content_and_zeroes_growth(void **state)
     ht_heap_destroy(h);
 }
 
+/* A small block to a small size: in place while it fits and wastes less than
+ * half of itself, else to a block of the thread's caches, the old one into the
+ * lookaside; the old pointer is then a freed block like any other. */
+static void test_realloc_small_blocks(void **state)
+{
+    (void)state;
+    ht_heap *h = fresh(0, 0, 0);
+    uint32_t silent = HT_HEAP_ON_ERROR_SILENT;
+    ht_heap_set(h, HT_HEAP_ERROR_POLICY_INFORMATION, &silent, sizeof silent);
+    for (int i = 0; i < 100; i++) /* the class's LFH bin opens: caches in play */
+        ht_heap_free(h, 0, ht_heap_alloc(h, 0, 500));
+    unsigned char *p = ht_heap_alloc(h, 0, 500);
+    for (int i = 0; i < 500; i++)
+        p[i] = (unsigned char)i;
+    unsigned char *q = ht_heap_realloc(h, 0, p, 300);
+    assert_ptr_equal(q, p);
+    assert_int_equal(ht_heap_size(h, 0, q), 300);
+    q = ht_heap_realloc(h, 0, p, 100);
+    assert_ptr_not_equal(q, p);
+    assert_int_equal(ht_heap_size(h, 0, q), 100);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(q[i], (unsigned char)i);
+    assert_int_equal(ht_heap_validate(h, 0, p), 0);
+    assert_int_equal(ht_heap_free(h, 0, p), 0); /* already free */
+    assert_int_equal(errno, EINVAL);
+    unsigned char *r = ht_heap_realloc(h, 0, q, 1000);
+    assert_ptr_not_equal(r, q);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(r[i], (unsigned char)i);
+    assert_ptr_equal(ht_heap_alloc(h, 0, 100), q); /* the lookaside's last block */
+    assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
+    ht_heap_destroy(h);
+}
+
 static void test_realloc_in_place_only(void **state)
 {
     (void)state;
@@ -598,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_size_is_requested_size),
         cmocka_unit_test(test_zero_memory_on_alloc),
         cmocka_unit_test(test_realloc_keeps_content_and_zeroes_growth),
+        cmocka_unit_test(test_realloc_small_blocks),
         cmocka_unit_test(test_realloc_in_place_only),
         cmocka_unit_test(test_realloc_null_fails),
         cmocka_unit_test(test_fixed_size_heap_refuses_beyond_limit),

@@ -137,6 +137,7 @@ static const char *loss_reason(uint32_t reason)
     switch (reason) {
     case HT_LOSS_BUFFER_FULL: return "buffer_full";
     case HT_LOSS_NO_BUFFER: return "no_buffer";
+    case HT_LOSS_CORRUPT_BUFFER: return "corrupt_buffer";
     default: return "unknown";
     }
 }

@@ -20,6 +20,10 @@ endfunction()
 
 ht_test_program(stress ${HT_PROGRAMS_SRC}/stress.c)
 ht_test_program(lossy ${HT_PROGRAMS_SRC}/lossy.c)
+# Writes over its own recording buffer: it reads the session's layout.
+ht_test_program(scribble ${HT_PROGRAMS_SRC}/scribble.c)
+target_include_directories(test_program_scribble PRIVATE ${CMAKE_SOURCE_DIR}/src
+                           ${CMAKE_SOURCE_DIR}/include)
 # Allocation sites at known lines, in the program, a linked library and a
 # dlopen'ed one (built -g whatever the build type: the test reads lines).
 add_library(test_stacksites SHARED ${HT_PROGRAMS_SRC}/stack_sites_lib.c)
@@ -64,6 +68,7 @@ ht_integration_test(dlopen test_dlopen.py)
 ht_integration_test(exec test_exec.py)
 ht_integration_test(exec_no_follow test_exec.py --no-follow)
 ht_integration_test(lossy test_lossy.py)
+ht_integration_test(scribble test_scribble.py)
 ht_integration_test(stacks test_stacks.py)
 ht_integration_test(standalone test_standalone.py --preload $<TARGET_FILE:heaptrail_preload>)
 foreach(case unknown-option missing-command existing-output cannot-execute setuid mode symlink

@@ -694,17 +694,28 @@ __attribute__((noinline)) static void overflow_and_push(ht_heap_cache *hc, unsig
     lookaside_push(&hc->classes[c], b);
 }
 
-/* The common free: a live small block of this heap into this thread's
- * lookaside, with room there and nobody recording. False: take the full path
- * (which tells a bad pointer from a block that only missed the cache). */
-static inline bool free_fast(ht_heap *h, void *p)
+/* The header of p when p is a busy block of heap h that the fast paths may
+ * take (a block of one of its segments, busy in the main path or the LFH),
+ * else NULL: the full path then tells a bad pointer from the rest. */
+static inline ht_block *busy_block(ht_heap *h, void *p)
 {
     ht_segment *s = ht_segmap_lookup(p);
     ht_block *b = ht_header_of(p);
     if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
                     (uintptr_t)b - (uintptr_t)s < s->first_block))
-        return false;
+        return NULL;
     if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_BUSY_MAIN > HT_STATE_BUSY_LFH - HT_STATE_BUSY_MAIN))
+        return NULL;
+    return b;
+}
+
+/* The common free: a live small block of this heap into this thread's
+ * lookaside, with room there and nobody recording. False: take the full path
+ * (which tells a bad pointer from a block that only missed the cache). */
+static inline bool free_fast(ht_heap *h, void *p)
+{
+    ht_block *b = busy_block(h, p);
+    if (b == NULL)
         return false;
     ht_heap_cache *hc = cache_of(h);
     if (ht_unlikely(hc == NULL || ht_heap_tracing()))
@@ -792,12 +803,8 @@ size_t ht_heap_usable_size(ht_heap *h, const void *p)
  * missed the caches. */
 static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
 {
-    ht_segment *s = ht_segmap_lookup(p);
-    ht_block *b = ht_header_of(p);
-    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
-                    (uintptr_t)b - (uintptr_t)s < s->first_block))
-        return NULL;
-    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_BUSY_MAIN > HT_STATE_BUSY_LFH - HT_STATE_BUSY_MAIN))
+    ht_block *b = busy_block(h, p);
+    if (b == NULL)
         return NULL;
     size_t size16 = b->size16, capacity = size16 * 16 - HT_BLOCK_HEADER;
     if (size <= capacity && size >= capacity / 2) {

@@ -18,14 +18,7 @@ int main(int argc, char **argv)
         return 2;
     }
     unsigned long allocs = 0, frees = 0;
-    for (unsigned long i = 0; i < rounds; i++) {
-        void *volatile p = malloc(mark_size((unsigned)i));
-        if (!p)
-            break;
-        allocs++;
-        free(p);
-        frees++;
-    }
+    marked_pairs(rounds, &allocs, &frees);
     kill(recorder, SIGCONT);
     printf("{\"pid\": %d, \"allocs\": %lu, \"frees\": %lu}\n", (int)getpid(), allocs, frees);
     return 0;

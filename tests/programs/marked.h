@@ -15,6 +15,7 @@
 #define HT_TEST_MARKED_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #define MARK_REM 777u
 #define MARK_MOD 1009u
@@ -32,6 +33,20 @@ static inline size_t mark_size(unsigned k)
 static inline size_t mark_size3(unsigned k)
 {
     return mark_size(3 * (k % 5)); /* slots 0, 3, 6, 9, 12 */
+}
+
+/* n marked malloc+free pairs, counted into *allocs and *frees (a failed
+ * malloc ends them). */
+static inline void marked_pairs(unsigned long n, unsigned long *allocs, unsigned long *frees)
+{
+    for (unsigned long i = 0; i < n; i++) {
+        void *volatile p = malloc(mark_size((unsigned)i));
+        if (!p)
+            break;
+        ++*allocs;
+        free(p);
+        ++*frees;
+    }
 }
 
 #endif

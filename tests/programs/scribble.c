@@ -118,14 +118,7 @@ int main(int argc, char **argv)
         }
 
     unsigned long allocs = 0, frees = 0;
-    for (unsigned long i = 0; i < after; i++) {
-        void *volatile p = malloc(mark_size((unsigned)i));
-        if (!p)
-            break;
-        allocs++;
-        free(p);
-        frees++;
-    }
+    marked_pairs(after, &allocs, &frees);
     printf("{\"pid\": %d, \"allocs\": %lu, \"frees\": %lu}\n", (int)getpid(), allocs, frees);
     return 0;
 }

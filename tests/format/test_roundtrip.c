@@ -1,8 +1,12 @@
 /* Round trip: millions of synthetic events of every type, with extreme values
- * in every field, written through ht_writer and read back field by field. */
+ * in every field, written through ht_writer and read back field by field;
+ * and the same events written with the heap events as runs of records (the
+ * recorder's way) make the same file, byte for byte. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "format/records.h"
 #include "format/schema.h"
+#include "format/writer_heap.h"
 #include "heaptrail/trace.h"
 #include "heaptrail/writer.h"
 #include "synth.h"
@@ -232,6 +238,146 @@ static void test_many_processes_small_chunks(void **state)
     free(small.path);
 }
 
+/* The heap events as the recorder hands them over: runs of one process's
+ * heap events as records plus their extra fields, every other event on its
+ * own after the run before it. */
+typedef struct heap_run {
+    ht_record recs[64];
+    ht_heap_extra extra[64];
+    size_t n;
+    uint32_t pid;
+} heap_run;
+
+static int flush_run(ht_writer *w, heap_run *run)
+{
+    int r = run->n ? ht_writer_add_heap(w, run->pid, run->recs, run->extra, run->n) : 0;
+    run->n = 0;
+    return r;
+}
+
+static int add_as_record(ht_writer *w, heap_run *run, const ht_event *ev)
+{
+    const ht_event_header *h = &ev->Header;
+    if ((run->n && run->pid != h->ProcessId) || run->n == 64)
+        if (flush_run(w, run) < 0)
+            return -1;
+    ht_record *r = &run->recs[run->n];
+    ht_heap_extra *x = &run->extra[run->n];
+    *r = (ht_record){.time = h->TimeStamp, .tid = h->ThreadId, .type = h->Type};
+    switch (h->Type) {
+    case HT_EVENT_HEAP_ALLOC:
+        *x = (ht_heap_extra){ev->u.Alloc.HeapHandle, 0, h->StackId, ev->u.Alloc.Source};
+        r->u.heap.address = ev->u.Alloc.Address;
+        r->u.heap.size = ev->u.Alloc.Size;
+        break;
+    case HT_EVENT_HEAP_FREE:
+        *x = (ht_heap_extra){ev->u.Free.HeapHandle, 0, h->StackId, ev->u.Free.Source};
+        r->u.heap.address = ev->u.Free.Address;
+        break;
+    default:
+        *x = (ht_heap_extra){ev->u.Realloc.HeapHandle, ev->u.Realloc.OldSize, h->StackId,
+                             ev->u.Realloc.Source};
+        r->u.heap.address = ev->u.Realloc.NewAddress;
+        r->u.heap.old_address = ev->u.Realloc.OldAddress;
+        r->u.heap.size = ev->u.Realloc.NewSize;
+        break;
+    }
+    run->pid = h->ProcessId;
+    run->n++;
+    return 0;
+}
+
+/* Write the test's events to path: synthetic events of every type, then a
+ * long stretch of heap events alone (so that chunks fill up inside runs),
+ * the heap events as runs of records when as_records is set. */
+static void write_mixed(const char *path, bool as_records)
+{
+    enum { SYNTH = 200000, HEAP_ONLY = 200000 };
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    char err[256];
+    ht_writer_options opt = {0, 65536}; /* small chunks: many end inside a run */
+    ht_writer *w = ht_writer_create(fd, synth_info(), &opt, err, sizeof err);
+    assert_non_null(w);
+    synth gen;
+    synth_init(&gen, SEED + 2, pids, NPIDS);
+    heap_run *run = calloc(1, sizeof *run);
+    assert_non_null(run);
+    ht_event heap_ev;
+    for (unsigned i = 0; i < SYNTH + HEAP_ONLY; i++) {
+        const ht_event *ev;
+        if (i < SYNTH) {
+            ev = synth_next(&gen);
+        } else {
+            /* One process's churn: an ALLOC and a FREE of each block. */
+            unsigned k = i - SYNTH;
+            memset(&heap_ev, 0, sizeof heap_ev);
+            heap_ev.Header = (ht_event_header){.Type = k % 2 ? HT_EVENT_HEAP_FREE : HT_EVENT_HEAP_ALLOC,
+                                               .ProcessId = 4242, .ThreadId = 4242 + k % 3,
+                                               .TimeStamp = 1000000000ull + 37ull * k};
+            uint64_t address = 0x7f0000001000ull + 48ull * (k / 2 % 5000);
+            if (k % 2)
+                heap_ev.u.Free = (ETW_HEAP_EVENT_FREE){1, address, MEMORY_FROM_LOOKASIDE};
+            else
+                heap_ev.u.Alloc = (ETW_HEAP_EVENT_ALLOC){1, 16 + k % 200, address, MEMORY_FROM_LOWFRAG};
+            ev = &heap_ev;
+        }
+        uint16_t type = ev->Header.Type;
+        if (as_records && (type == HT_EVENT_HEAP_ALLOC || type == HT_EVENT_HEAP_FREE ||
+                           type == HT_EVENT_HEAP_REALLOC)) {
+            assert_int_equal(add_as_record(w, run, ev), 0);
+        } else {
+            assert_int_equal(flush_run(w, run), 0);
+            assert_int_equal(ht_writer_add(w, ev), 0);
+        }
+    }
+    assert_int_equal(flush_run(w, run), 0);
+    assert_int_equal(ht_writer_finish(w), 0);
+    ht_writer_destroy(w);
+    close(fd);
+    free(run);
+    synth_free(&gen);
+}
+
+static void test_heap_runs_write_the_same_file(void **state)
+{
+    fixture *f = *state;
+    char *runs = tf_path(f->dir, "runs.ht"), *events = tf_path(f->dir, "events.ht");
+    write_mixed(runs, true);
+    write_mixed(events, false);
+    size_t a_len, b_len;
+    unsigned char *a = tf_load(runs, &a_len), *b = tf_load(events, &b_len);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(a_len, b_len);
+    assert_memory_equal(a, b, a_len);
+    free(a);
+    free(b);
+    free(events);
+    free(runs);
+}
+
+/* A run that holds a record of another type is refused with EINVAL. */
+static void test_heap_run_of_another_type_is_refused(void **state)
+{
+    fixture *f = *state;
+    char *path = tf_path(f->dir, "refused.ht");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    char err[256];
+    ht_writer *w = ht_writer_create(fd, synth_info(), NULL, err, sizeof err);
+    assert_non_null(w);
+    ht_record recs[2] = {{.type = HT_EVENT_HEAP_ALLOC, .u.heap = {0x1000, 0, 16}},
+                         {.type = HT_EVENT_PROCESS_EXIT}};
+    ht_heap_extra extra[2] = {{.heap = 1}, {.heap = 1}};
+    errno = 0;
+    assert_int_equal(ht_writer_add_heap(w, 7, recs, extra, 2), -1);
+    assert_int_equal(errno, EINVAL);
+    ht_writer_destroy(w);
+    close(fd);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +386,8 @@ int main(void)
         cmocka_unit_test(test_header_round_trip),
         cmocka_unit_test(test_empty_trace_without_header_strings),
         cmocka_unit_test(test_many_processes_small_chunks),
+        cmocka_unit_test(test_heap_runs_write_the_same_file),
+        cmocka_unit_test(test_heap_run_of_another_type_is_refused),
     };
     return cmocka_run_group_tests(tests, setup_big, teardown);
 }

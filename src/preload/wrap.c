@@ -56,8 +56,9 @@ static inline void trace_alloc(void *p, size_t size)
     if (ht_emit_stack_depth) {
         unsigned n = add_stack(payload, 3, &source);
         ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, n);
-    } else
+    } else {
         ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, 3);
+    }
 }
 
 static inline void trace_free(void *p)
@@ -68,8 +69,9 @@ static inline void trace_free(void *p)
     if (ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)) {
         unsigned n = add_stack(payload, 2, &source);
         ht_emit(HT_EVENT_HEAP_FREE, source, payload, n);
-    } else
+    } else {
         ht_emit(HT_EVENT_HEAP_FREE, source, payload, 2);
+    }
 }
 
 EXPORT void *malloc(size_t size)

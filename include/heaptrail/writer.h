@@ -26,7 +26,8 @@ typedef struct ht_writer ht_writer;
 
 typedef struct ht_writer_options {
     int CompressionLevel;   /* zstd level; 0 picks the default (3) */
-    uint32_t ChunkBytes;    /* raw bytes per chunk before it is written; 0: 1 MiB */
+    uint32_t ChunkBytes;    /* raw bytes per chunk before it is written (asked once per 64
+                               heap events: a few KiB more at most); 0: 1 MiB */
 } ht_writer_options;
 
 /* Start a trace on fd (which the writer does not close). info gives the

@@ -1,8 +1,8 @@
 /* For the damaged-ring test: a traced program that writes over its own
  * recording buffer, as a program with a stray pointer might. It stops its
  * recorder (its parent) with SIGSTOP, makes heap events that wait in its
- * ring, overwrites the header of the first of them with one of a heap
- * event that is never that long, lets the recorder go on and waits until
+ * ring unread, overwrites the header of the first of them with one of a
+ * heap event that is never that long, lets the recorder go on and waits until
  * it has read past the damage, then makes more events. The recorder must
  * drop what it cannot parse, count it, and record what came after. Prints
  * its counts after the damage as JSON. */
@@ -79,11 +79,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "scribble: the recorder did not stop\n");
             return 2;
         }
-    for (unsigned i = 0; i < 100; i++) {
-        void *volatile p = malloc(mark_size(i));
-        free(p);
-    }
-    /* This thread's slot, and its records the recorder has not read. */
+    /* This thread's slot. The recorder, stopped, has read its head at most
+     * as far as it is now: the records written from here on are unread. */
     uint32_t tid = (uint32_t)gettid();
     ht_slot *slot = NULL;
     uint32_t index = 0;
@@ -94,18 +91,23 @@ int main(int argc, char **argv)
             index = i;
         }
     }
-    if (!slot || slot->head == slot->tail) {
+    if (!slot) {
         kill(recorder, SIGCONT);
-        fprintf(stderr, "scribble: no slot of this thread, or nothing waiting in it\n");
+        fprintf(stderr, "scribble: no slot of this thread\n");
         return 2;
+    }
+    uint64_t unread = __atomic_load_n(&slot->head, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < 100; i++) {
+        void *volatile p = malloc(mark_size(i));
+        free(p);
     }
     uint64_t *ring = ht_session_ring(base, control->slot_count, control->ring_bytes, index);
     uint64_t mask = control->ring_bytes / 8 - 1;
-    /* The first waiting record keeps its length, so that the records after
+    /* The first unread record keeps its length, so that the records after
      * it stay where a reader looks for them, and becomes a heap event that
      * is never that long: a FREE where it was 5 words (an ALLOC's length),
      * else an ALLOC. */
-    uint64_t *first = &ring[(slot->tail / 8) & mask];
+    uint64_t *first = &ring[(unread / 8) & mask];
     uint32_t words = ht_record_words(*first);
     *first = ht_record_word0(words == 5 ? HT_EVENT_HEAP_FREE : HT_EVENT_HEAP_ALLOC, words, 0);
     uint64_t damaged_to = slot->head;

@@ -13,6 +13,7 @@
 
 #include "heaptrail/events.h"
 #include "preload/real.h"
+#include "unwind/walk.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -140,8 +141,10 @@ EXPORT int dlclose(void *handle)
 {
     ht_resolve();
     int r = ht_real.dlclose ? ht_real.dlclose(handle) : -1;
-    if (r == 0)
+    if (r == 0) {
+        ht_unwind_forget(); /* its addresses may hold another object's code later */
         ht_modules_scan();
+    }
     return r;
 }
 

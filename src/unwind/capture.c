@@ -1,60 +1,99 @@
 #include "unwind/capture.h"
 
 #define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <libunwind.h>
-#include <link.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Set while this thread unwinds: libunwind may allocate or map memory, and
- * those calls come back through the interposed functions. */
+#include "unwind/walk.h"
+
+/* Set while this thread unwinds with libunwind: it may allocate or map
+ * memory, and those calls come back through the interposed functions. */
 static __thread bool unwinding __attribute__((tls_model("initial-exec")));
 
-/* The text of this library, found once: frames inside it are ours. */
+/* This library's mapping: frames inside it are ours. */
 static uintptr_t self_start, self_end;
 static int self_known; /* 0 not yet, 1 found; atomic */
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+/* HEAPTRAIL_UNWIND_CHECK=1: every stack the fast walk finds is walked again
+ * by libunwind and compared, and the counts are printed at exit (the tests
+ * run real programs so). */
+static bool checking;
+static unsigned long stacks_checked, stacks_differing; /* atomic */
+
+static void find_self(void)
 {
-    (void)size;
-    uintptr_t probe = (uintptr_t)data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (probe >= start && probe < end) {
-            self_start = start;
-            self_end = end;
-            return 1;
-        }
+    struct dl_find_object self;
+    if (_dl_find_object((void *)(uintptr_t)ht_unwind_capture, &self) == 0) {
+        self_start = (uintptr_t)self.dlfo_map_start;
+        self_end = (uintptr_t)self.dlfo_map_end;
     }
-    return 0;
+    const char *check = getenv("HEAPTRAIL_UNWIND_CHECK");
+    checking = check && strcmp(check, "1") == 0;
+    __atomic_store_n(&self_known, 1, __ATOMIC_RELEASE);
 }
 
-unsigned ht_unwind_capture(uint64_t *frames, unsigned max)
+/* The stack by libunwind, our frames culled the same way. */
+static unsigned capture_by_libunwind(uint64_t *frames, unsigned max)
 {
-    if (unwinding)
-        return 0;
-    unwinding = true;
-    if (!__atomic_load_n(&self_known, __ATOMIC_ACQUIRE)) {
-        dl_iterate_phdr(find_self, (void *)(uintptr_t)ht_unwind_capture);
-        __atomic_store_n(&self_known, 1, __ATOMIC_RELEASE);
-    }
     /* A few frames more than asked for: ours are dropped from the top. */
-    void *raw[HT_STACK_MAX_DEPTH + 8];
-    if (max > HT_STACK_MAX_DEPTH)
-        max = HT_STACK_MAX_DEPTH;
-    int n = unw_backtrace(raw, (int)max + 8);
+    uint64_t raw[HT_STACK_MAX_DEPTH + 8];
+    unwinding = true;
+    _Static_assert(sizeof(void *) == sizeof(uint64_t), "a frame is stored as it is");
+    int n = unw_backtrace((void **)raw, (int)max + 8);
+    unwinding = false;
     unsigned skip = 0;
-    while (skip < (unsigned)(n > 0 ? n : 0) && (uintptr_t)raw[skip] >= self_start &&
-           (uintptr_t)raw[skip] < self_end)
+    while (skip < (unsigned)(n > 0 ? n : 0) && raw[skip] >= self_start && raw[skip] < self_end)
         skip++;
     unsigned count = n > (int)skip ? (unsigned)n - skip : 0;
     if (count > max)
         count = max;
-    _Static_assert(sizeof(void *) == sizeof(uint64_t), "a frame is copied as it is");
     memcpy(frames, &raw[skip], (size_t)count * sizeof *frames);
-    unwinding = false;
     return count;
+}
+
+static void check(const uint64_t *frames, unsigned count, unsigned max)
+{
+    uint64_t theirs[HT_STACK_MAX_DEPTH];
+    unsigned n = capture_by_libunwind(theirs, max);
+    __atomic_fetch_add(&stacks_checked, 1, __ATOMIC_RELAXED);
+    if (n != count || memcmp(frames, theirs, (size_t)n * sizeof *frames) != 0)
+        __atomic_fetch_add(&stacks_differing, 1, __ATOMIC_RELAXED);
+}
+
+__attribute__((destructor)) static void report_check(void)
+{
+    if (!checking)
+        return;
+    char line[160];
+    int len = snprintf(line, sizeof line, "heaptrail: unwind check (pid %d): %lu stacks, %lu differ from libunwind\n",
+                       (int)getpid(), __atomic_load_n(&stacks_checked, __ATOMIC_RELAXED),
+                       __atomic_load_n(&stacks_differing, __ATOMIC_RELAXED));
+    if (write(STDERR_FILENO, line, (size_t)len) < 0)
+        return; /* nowhere else to say it */
+}
+
+unsigned ht_unwind_capture(uint64_t *frames, unsigned max)
+{
+    if (!__atomic_load_n(&self_known, __ATOMIC_ACQUIRE))
+        find_self();
+    if (max > HT_STACK_MAX_DEPTH)
+        max = HT_STACK_MAX_DEPTH;
+#if HT_UNWIND_FAST
+    struct ht_unwind_start here;
+    HT_UNWIND_HERE(&here);
+    int walked = ht_unwind_walk(&here, frames, max, self_start, self_end);
+    if (walked != HT_UNWIND_GAVE_UP) {
+        if (checking && !unwinding)
+            check(frames, (unsigned)walked, max);
+        return (unsigned)walked;
+    }
+#endif
+    if (unwinding)
+        return 0; /* an allocation libunwind made */
+    return capture_by_libunwind(frames, max);
 }

@@ -100,6 +100,15 @@ else()
   message(STATUS "valgrind not found: the valgrind oracle tests are left out")
 endif()
 
+# Every stack of real programs walked twice, by the fast walk and by
+# libunwind, compared (HEAPTRAIL_UNWIND_CHECK).
+if(HT_ORACLE_PYTHON AND HT_SQLITE3 AND HT_GCC)
+  ht_integration_test(unwind_check test_unwind_check.py --python ${HT_ORACLE_PYTHON}
+                      --sqlite3 ${HT_SQLITE3} --gcc ${HT_GCC})
+else()
+  message(STATUS "python3, sqlite3 or gcc missing: the unwind check test is left out")
+endif()
+
 # Leaks at known sites and sizes, in the program and in a forked child
 # (built -g whatever the build type: the test reads lines).
 ht_test_program(leaky ${HT_PROGRAMS_SRC}/leaky.c)

@@ -36,18 +36,34 @@ static inline bool ready(void)
 
 static inline bool tracing(void) { return __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED); }
 
-/* With stacks on, the stack id becomes the payload's last word and the
- * record says so. Returns the payload length. */
-static inline unsigned add_stack(uint64_t *payload, unsigned n, uint32_t *arg)
+/* The id of the stack that here was read in. Out of line: the frames'
+ * array stays off the interposed functions' frames. */
+static __attribute__((noinline)) uint64_t stack_id(const struct ht_unwind_start *here)
 {
     uint64_t frames[HT_STACK_MAX_DEPTH];
-    unsigned depth = ht_unwind_capture(frames, ht_emit_stack_depth);
-    payload[n] = ht_stack_intern(frames, depth);
+    unsigned depth = ht_unwind_capture_from(here, frames, ht_emit_stack_depth);
+    return ht_stack_intern(frames, depth);
+}
+
+/* With stacks on, the stack id becomes the payload's last word and the
+ * record says so. Returns the payload length. Inlined down to the
+ * interposed function, where the walk then starts: the only frame of ours
+ * it walks through. */
+static inline __attribute__((always_inline)) unsigned add_stack(uint64_t *payload, unsigned n,
+                                                                uint32_t *arg)
+{
+#if HT_UNWIND_FAST
+    struct ht_unwind_start here;
+    HT_UNWIND_HERE(&here);
+    payload[n] = stack_id(&here);
+#else
+    payload[n] = stack_id(NULL);
+#endif
     *arg |= HT_RECORD_STACK;
     return n + 1;
 }
 
-static inline void trace_alloc(void *p, size_t size)
+static inline __attribute__((always_inline)) void trace_alloc(void *p, size_t size)
 {
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
@@ -61,7 +77,7 @@ static inline void trace_alloc(void *p, size_t size)
     }
 }
 
-static inline void trace_free(void *p)
+static inline __attribute__((always_inline)) void trace_free(void *p)
 {
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "unwind/walk.h"
 
 /* Set while this thread unwinds with libunwind: it may allocate or map
  * memory, and those calls come back through the interposed functions. */
@@ -28,7 +27,7 @@ static unsigned long stacks_checked, stacks_differing; /* atomic */
 static void find_self(void)
 {
     struct dl_find_object self;
-    if (_dl_find_object((void *)(uintptr_t)ht_unwind_capture, &self) == 0) {
+    if (_dl_find_object((void *)(uintptr_t)ht_unwind_capture_from, &self) == 0) {
         self_start = (uintptr_t)self.dlfo_map_start;
         self_end = (uintptr_t)self.dlfo_map_end;
     }
@@ -77,22 +76,21 @@ __attribute__((destructor)) static void report_check(void)
         return; /* nowhere else to say it */
 }
 
-unsigned ht_unwind_capture(uint64_t *frames, unsigned max)
+unsigned ht_unwind_capture_from(const struct ht_unwind_start *here, uint64_t *frames,
+                                unsigned max)
 {
     if (!__atomic_load_n(&self_known, __ATOMIC_ACQUIRE))
         find_self();
     if (max > HT_STACK_MAX_DEPTH)
         max = HT_STACK_MAX_DEPTH;
-#if HT_UNWIND_FAST
-    struct ht_unwind_start here;
-    HT_UNWIND_HERE(&here);
-    int walked = ht_unwind_walk(&here, frames, max, self_start, self_end);
-    if (walked != HT_UNWIND_GAVE_UP) {
-        if (checking && !unwinding)
-            check(frames, (unsigned)walked, max);
-        return (unsigned)walked;
+    if (here) {
+        int walked = ht_unwind_walk(here, frames, max, self_start, self_end);
+        if (walked != HT_UNWIND_GAVE_UP) {
+            if (checking && !unwinding)
+                check(frames, (unsigned)walked, max);
+            return (unsigned)walked;
+        }
     }
-#endif
     if (unwinding)
         return 0; /* an allocation libunwind made */
     return capture_by_libunwind(frames, max);

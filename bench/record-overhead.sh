@@ -6,9 +6,10 @@
 #
 #   bench/record-overhead.sh BUILD_DIR [RUNS]      (RUNS defaults to 3, or $RUNS)
 #
-# Prints one table: median wall and CPU time (user+sys of the command and
-# every child it waited for: heaptrail's collector, heaptrack's interpreter;
-# for LTTng the session and consumer daemons' CPU is added, read from /proc),
+# The tools take turns within each round of runs. Prints one table: median
+# wall and CPU time (user+sys of the command and every child it waited for:
+# heaptrail's collector, heaptrack's interpreter; for LTTng the session and
+# consumer daemons' CPU is added, read from /proc),
 # their ratios to the untraced run, heap events per run (from heaptrail's
 # trace of the same workload), trace size and bytes per event.
 # Absolute times drift on shared machines; compare the ratios. Nothing here
@@ -124,16 +125,23 @@ printf 'heaptrail record overhead, %d runs each (median), %s, %s\n' "$runs" \
 printf '%-7s %-10s %8s %6s %8s %6s %10s %12s %8s\n' workload tool wall_s wall_x cpu_s cpu_x \
     events trace_bytes B/event
 for w in "${workloads[@]}"; do
+    # Tools in turn within each round, so that a host that speeds up or slows
+    # down over the minutes of a workload weighs on every tool alike.
+    for tool in "${tools[@]}"; do : >"$scratch/runs.$tool"; done
+    failed=" "
+    for ((i = 0; i < runs; i++)); do
+        for tool in "${tools[@]}"; do
+            [[ $failed == *" $tool "* ]] && continue
+            timed_run "$w" "$tool" >>"$scratch/runs.$tool" ||
+                { echo "$w under $tool failed" >&2; failed+="$tool "; }
+        done
+    done
     base_wall= base_cpu= events=
     for tool in "${tools[@]}"; do
-        : >"$scratch/runs"
-        for ((i = 0; i < runs; i++)); do
-            timed_run "$w" "$tool" >>"$scratch/runs" ||
-                { echo "$w under $tool failed" >&2; continue 2; }
-        done
-        wall=$(cut -d' ' -f1 "$scratch/runs" | median)
-        cpu=$(cut -d' ' -f2 "$scratch/runs" | median)
-        size=$(cut -d' ' -f3 "$scratch/runs" | median)
+        [[ $failed == *" $tool "* ]] && continue
+        wall=$(cut -d' ' -f1 "$scratch/runs.$tool" | median)
+        cpu=$(cut -d' ' -f2 "$scratch/runs.$tool" | median)
+        size=$(cut -d' ' -f3 "$scratch/runs.$tool" | median)
         if [ "$tool" = untraced ]; then base_wall=$wall base_cpu=$cpu; fi
         if [ "$tool" = heaptrail ]; then events=$(events_of "$scratch/out.heaptrail"); fi
         awk -v w="$w" -v t="$tool" -v wall="$wall" -v cpu="$cpu" -v bw="$base_wall" \

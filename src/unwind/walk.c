@@ -106,9 +106,9 @@ static inline unsigned rule_kind(uint64_t rule) { return (unsigned)(rule >> 35) 
 static inline uint64_t rule_cfa_offset(uint64_t rule) { return (rule >> 37 & 0x1ffff) * 8; }
 static inline unsigned rule_rbp_slots(uint64_t rule) { return (unsigned)(rule >> 54) & 0xff; }
 
-/* The walk itself. prev and next are the thread's frame buffers: frames
- * walked last time are read from prev, this walk's frames go to next.
- * A signal handler's walk passes NULL for both. */
+/* The walk itself (max > 0). prev and next are the thread's frame buffers:
+ * frames walked last time are read from prev, this walk's frames go to
+ * next. A signal handler's walk passes NULL for both. */
 __attribute__((no_sanitize("address")))
 static int walk(const struct ht_unwind_start *start, uint64_t *frames, unsigned max,
                 uintptr_t skip_start, uintptr_t skip_end,
@@ -122,8 +122,6 @@ static int walk(const struct ht_unwind_start *start, uint64_t *frames, unsigned 
     unsigned depth = 0; /* frames walked, ours included */
     unsigned n = 0;     /* frames written */
     int result = HT_UNWIND_GAVE_UP;
-    if (max == 0)
-        return 0;
     for (;;) {
         while (seen < known_end && seen->sp < at.sp)
             seen++;
@@ -205,6 +203,8 @@ out:
 int ht_unwind_walk(const struct ht_unwind_start *start, uint64_t *frames, unsigned max,
                    uintptr_t skip_start, uintptr_t skip_end)
 {
+    if (max == 0)
+        return 0;
     if (walking)
         return walk(start, frames, max, skip_start, skip_end, NULL, NULL);
     walking = true;

@@ -245,6 +245,7 @@ static void test_stops_at_max(void **state)
     HT_UNWIND_HERE(&start);
     assert_int_equal(ht_unwind_walk(&start, frames, 3, 0, 0), 3);
     assert_int_equal(frames[0], start.ip);
+    assert_int_equal(ht_unwind_walk(&start, frames, 0, 0, 0), 0);
 }
 
 /* The leading frames inside the range are left out; later ones are not. */

@@ -778,6 +778,50 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
     return 0;
 }
 
+/* The round's run from slot i, whose record at the cursor is due: its heap
+ * records one after another, each read and checked once, for as long as
+ * each is due (the first is; the others must be stamped before `before`
+ * and before every other slot's next record) and no other thread has a
+ * REALLOC waiting (realloc_first could then ask for that one first).
+ * Returns 1 when the run stopped at a record that is not due, or at the end
+ * of what was committed (the slot is then queued as queue_next does); 0 when
+ * the record at the cursor is due, or damaged, but is not one for this path
+ * (another event, damage, a realloc to order): deliver_next takes it; -1 on
+ * a consumer error. */
+static int run_heap_records(ht_collector *c, const ht_collector_consumer *to, uint32_t i,
+                            uint64_t before)
+{
+    slot_state *ss = &c->st[i];
+    uint64_t *ring = ring_of(c, i);
+    uint64_t due = c->heap_len && c->heap_ts[0] < before ? c->heap_ts[0] : before;
+    if (c->nbatch && c->batch_pid != ss->pid && flush_heap_run(c, to) < 0)
+        return -1;
+    c->batch_pid = ss->pid;
+    for (bool first = true; ss->cursor < ss->head; first = false) {
+        uint64_t w0 = ring_word(c, ring, ss->cursor);
+        if (!record_fits(w0, ss->cursor, ss->head))
+            return 0;
+        uint64_t ts = ring_word(c, ring, ss->cursor + 8);
+        if (!first && ts >= due)
+            break;
+        /* Our own flag may be stale here (it is set again on the way out):
+         * it counts once either way. */
+        if (c->nrealloc_heads > (ss->realloc_head ? 1u : 0u) || !is_heap_type(ht_record_type(w0)))
+            return 0;
+        uint32_t words = ht_record_words(w0);
+        copy_record(c, i, words);
+        if (decode_heap(c, ss, &c->batch[c->nbatch], &c->batch_extra[c->nbatch]) < 0)
+            return 0;
+        ss->cursor += (uint64_t)words * 8;
+        if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
+            publish_tail(c, i);
+        if (++c->nbatch == HEAP_RUN && flush_heap_run(c, to) < 0)
+            return -1;
+    }
+    queue_next(c, i, before);
+    return 1;
+}
+
 long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final)
 {
     uint64_t before = final ? UINT64_MAX : ht_now_ns();
@@ -839,7 +883,8 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
         c->run_slot = i;
         do {
             c->run_more = false;
-            if (deliver_next(c, to, i, before, 0) < 0)
+            int taken = run_heap_records(c, to, i, before);
+            if (taken < 0 || (taken == 0 && deliver_next(c, to, i, before, 0) < 0))
                 return -1;
         } while (c->run_more);
     }

@@ -1,10 +1,11 @@
 """Record real programs with HEAPTRAIL_UNWIND_CHECK=1, which makes the
 preload library walk every stack its fast walk found a second time with
 libunwind and print the counts at exit: python3 (allocating from threads
-too), sqlite3, gcc (the driver, cc1, as), and the test programs that
-allocate in signal handlers (stacks the fast walk hands to libunwind) and
-that dlopen and dlclose (the walk forgets its rules). Every stack must be
-the same both ways, and the big programs must have been checked at all."""
+too, and on the heaptrail heap), sqlite3, gcc (the driver, cc1, as), and
+the test programs that allocate in signal handlers (stacks the fast walk
+hands to libunwind) and that dlopen and dlclose (the walk forgets its
+rules). Every stack must be the same both ways, and the big programs must
+have been checked at all."""
 
 import os
 import re
@@ -28,14 +29,14 @@ print(work(1000))
 """
 
 
-def checked(args, work, name, argv, stdin=None, env=None, least=1):
+def checked(args, work, name, argv, stdin=None, env=None, least=1, options=()):
     """Record argv with the check on; return the stacks checked over all its
     processes, failing on any difference."""
     trace = os.path.join(work, name + ".ht")
     full_env = dict(os.environ, HEAPTRAIL_UNWIND_CHECK="1", **(env or {}))
     with open(stdin) if stdin else open(os.devnull) as source:
-        proc = h.record(args.heaptrail, trace, argv, options=["-q"], env=full_env, cwd=work,
-                        stdin=source)
+        proc = h.record(args.heaptrail, trace, argv, options=["-q"] + list(options), env=full_env,
+                        cwd=work, stdin=source)
     lines = CHECK_LINE.findall(proc.stderr)
     h.expect(lines, "%s: no unwind check line on stderr\n%s" % (name, proc.stderr[-2000:]))
     stacks = sum(int(n) for _, n, _ in lines)
@@ -58,6 +59,10 @@ def main():
                                    "20000"], env=py_env, least=100000)
     checked(args, work, "python_threads", [args.python, "-c", THREADED_PY], env=py_env,
             least=300000)
+    checked(args, work, "python_heaptrail_heap", [args.python, os.path.join(here, "workloads",
+                                                                            "alloc_heavy.py"),
+                                                  "20000"], env=py_env, least=100000,
+            options=["--heap=heaptrail"])
     checked(args, work, "sqlite", [args.sqlite3, ":memory:"],
             stdin=os.path.join(here, "workloads", "oracle.sql"), least=10000)
     h.run([sys.executable, os.path.join(here, "..", "..", "bench", "workloads", "gen_c.py"),

@@ -389,6 +389,7 @@ enum ht_frame_lookup ht_eh_frame_rule(uintptr_t ip, struct ht_frame_rule *rule)
         return HT_FRAME_FOUND;
     m.initial = m.row;
     m.depth = 0;
+    m.loc = pc_begin; /* a CIE has no rows of its own to advance over */
     if (!run(&m, &c, ip))
         return HT_FRAME_FOUND;
 
@@ -397,8 +398,9 @@ enum ht_frame_lookup ht_eh_frame_rule(uintptr_t ip, struct ht_frame_rule *rule)
         rule->kind = HT_FRAME_OUTERMOST;
         return HT_FRAME_FOUND;
     }
-    if (r->cfa_expression || r->rip != SAVED || r->rip_offset != -8 ||
-        (r->rbp != SAME && !(r->rbp == SAVED && r->rbp_offset != 0)) || (r->cfa_reg != REG_RSP && r->cfa_reg != REG_RBP))
+    bool rbp_known = r->rbp == SAME || (r->rbp == SAVED && r->rbp_offset != 0);
+    bool cfa_known = !r->cfa_expression && (r->cfa_reg == REG_RSP || r->cfa_reg == REG_RBP);
+    if (!cfa_known || !rbp_known || r->rip != SAVED || r->rip_offset != -8)
         return HT_FRAME_FOUND;
     rule->kind = r->cfa_reg == REG_RSP ? HT_FRAME_CFA_RSP : HT_FRAME_CFA_RBP;
     rule->cfa_offset = r->cfa_offset;

@@ -15,6 +15,9 @@
  * times as long as at half full). Not emptier: fresh pages cost their
  * zeroing, and at half full a program with 2 M live blocks needed twice the
  * memory. Entries live in the table's own arrays: no allocation per block.
+ * The table changes size in place (live.c): a resize touches no fresh
+ * memory beyond the half it adds, and that half is touched ahead while the
+ * table fills, so that no single insert stops for it.
  *
  * Not thread-safe: one table per consumer (or per traced process).
  */
@@ -49,9 +52,14 @@ typedef struct ht_live {
     int has_zero;           /* address 0 cannot be a key: it is kept aside */
     ht_live_block zero;
     /* The counts at which an insert grows the table and below which a
-     * removal shrinks it, kept with the table (live.c) so that each
-     * operation compares once: 0 and 0 in an empty table. */
+     * removal shrinks it (live.c): 0 and 0 in an empty table. */
     size_t grow_at, shrink_below;
+    /* The count at which an insert calls into live.c: grow_at, or earlier
+     * when the memory of the next size is to be touched, so that each
+     * insert compares once. */
+    size_t work_at;
+    size_t reserved; /* address range held for a mapped array; 0: malloc'd */
+    size_t ready;    /* bytes past the array's end touched for its growth */
 } ht_live;
 
 /* An empty table; it allocates nothing until the first insert. */
@@ -94,9 +102,9 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
 /* ---- the per-event operations, inline: a consumer runs one or two per
  * event, and a call costs as much as the lookup itself ---- */
 
-/* Private to the functions below: the table is full, or has become sparse
- * (live.c); and the block at address 0, kept aside. */
-int ht_live_grow_(ht_live *t);
+/* Private to the functions below: the table is full or filling, or has
+ * become sparse (live.c); and the block at address 0, kept aside. */
+int ht_live_make_room_(ht_live *t);
 void ht_live_shrink_(ht_live *t);
 int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *replaced);
 int ht_live_remove_zero_(ht_live *t, ht_live_block *removed);
@@ -136,8 +144,8 @@ static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_blo
 {
     if (address == 0)
         return ht_live_insert_zero_(t, block, replaced);
-    if (t->count >= t->grow_at) {
-        if (ht_live_grow_(t) < 0)
+    if (t->count >= t->work_at) {
+        if (ht_live_make_room_(t) < 0)
             return -1;
     }
     ht_live_slot *s = &t->slots[ht_live_slot_(t, address)];

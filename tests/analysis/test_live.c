@@ -205,9 +205,8 @@ static void test_collisions(void **state)
 
 /* Random inserts and removes of RANGE blocks STRIDE bytes apart, checked
  * against a plain array: every answer of the table must match. */
-static void against_model(uint64_t stride)
+static void against_model(uint64_t stride, size_t RANGE, int OPS)
 {
-    enum { RANGE = 5000, OPS = 400000 };
     uint64_t *model = calloc(RANGE, sizeof *model); /* size + 1, 0 when not live */
     assert_non_null(model);
     ht_live t;
@@ -221,7 +220,7 @@ static void against_model(uint64_t stride)
         uint64_t address = (uint64_t)i * stride; /* address 0 included */
         /* Phases: mostly inserting, then mostly removing, so the table
          * grows and shrinks several times. */
-        int inserting = (op / 50000) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
+        int inserting = (op / (OPS / 8)) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
         if (inserting) {
             ht_live_block b = block((rng >> 40) % 300);
             ht_live_block old;
@@ -277,7 +276,7 @@ static void against_model(uint64_t stride)
 static void test_against_model(void **state)
 {
     (void)state;
-    against_model(48);
+    against_model(48, 5000, 400000);
 }
 
 /* Blocks 16 bytes apart fill every slot of their pages' runs: the runs of
@@ -285,14 +284,51 @@ static void test_against_model(void **state)
 static void test_dense_pages_against_model(void **state)
 {
     (void)state;
-    against_model(16);
+    against_model(16, 5000, 400000);
 }
 
 /* Blocks a page apart each start a run of their own. */
 static void test_sparse_pages_against_model(void **state)
 {
     (void)state;
-    against_model(4096 + 16);
+    against_model(4096 + 16, 5000, 400000);
+}
+
+/* Tables of several huge pages: mapped arrays that grow and shrink in place,
+ * touched ahead of their growth, in both kinds of page runs. */
+static void test_mapped_against_model(void **state)
+{
+    (void)state;
+    against_model(16, 600000, 4000000);
+    against_model(4096 + 16, 600000, 4000000);
+}
+
+/* Before a mapped table (4 MiB and more) grows, the half the growth adds has been touched;
+ * the growth keeps every block, and the next one is prepared again. */
+static void test_growth_prepared(void **state)
+{
+    (void)state;
+    ht_live t;
+    ht_live_init(&t);
+    uint64_t next = 0;
+    for (int growths = 0; growths < 3;) {
+        size_t capacity = ht_live_capacity(&t);
+        if (capacity * sizeof(ht_live_slot) >= ((size_t)4 << 20) && t.count + 1 == t.grow_at) {
+            assert_int_equal(t.ready, capacity * sizeof(ht_live_slot));
+            growths++;
+        }
+        ht_live_block b = block(next % 77);
+        assert_int_equal(ht_live_insert(&t, 0x5500000000ull + next * 32, &b, NULL), 1);
+        next++;
+        if (ht_live_capacity(&t) != capacity && capacity * sizeof(ht_live_slot) >= ((size_t)4 << 20))
+            assert_int_equal(t.ready, 0);
+    }
+    for (uint64_t i = 0; i < next; i++) {
+        const ht_live_block *b = ht_live_find(&t, 0x5500000000ull + i * 32);
+        assert_non_null(b);
+        assert_int_equal(b->size, i % 77);
+    }
+    ht_live_destroy(&t);
 }
 
 int main(void)
@@ -302,6 +338,8 @@ int main(void)
         cmocka_unit_test(test_insert_find_remove),
         cmocka_unit_test(test_address_zero),
         cmocka_unit_test(test_grow_and_shrink),
+        cmocka_unit_test(test_mapped_against_model),
+        cmocka_unit_test(test_growth_prepared),
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_against_model),

@@ -197,11 +197,15 @@ static void note_slot_used(uint32_t i)
         ;
 }
 
-static ht_slot *claim_slot(uint32_t tid)
+/* The lowest free slot: the collector visits the slots below the highest
+ * index ever used on each round, so the indices stay as low as the number of
+ * threads alive at once allows (a slot taken at the thread id's place put a
+ * single-threaded program's ring near the middle of the 1024, and every
+ * round then looked at some 1000 empty slots four times). */
+static ht_slot *claim_slot(void)
 {
     uint32_t n = control->slot_count;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t i = (tid + k) % n;
+    for (uint32_t i = 0; i < n; i++) {
         ht_slot *s = ht_session_slot(session_base, i);
         uint32_t expected = HT_SLOT_FREE;
         if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == HT_SLOT_FREE &&
@@ -232,7 +236,7 @@ bool ht_emit_attach_thread(void)
     t->flags |= HT_THREAD_ATTACHING;
     uint32_t tid = (uint32_t)sys_gettid();
     ht_slot *s;
-    while (!(s = claim_slot(tid))) {
+    while (!(s = claim_slot())) {
         /* Every slot is owned: in lossy mode the event is dropped; otherwise
          * wait for the collector to reclaim the slots of finished threads. */
         if ((ht_emit_session_flags & HT_SESSION_LOSSY) || !collector_alive()) {

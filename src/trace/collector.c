@@ -826,7 +826,7 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
 {
     uint64_t before = final ? UINT64_MAX : ht_now_ns();
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the clock read precedes every head read */
-    uint64_t start_events = c->stats.events;
+    uint64_t start_events = c->stats.events + c->nbatch;
     uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
     if (used > c->slots)
         used = c->slots;
@@ -889,7 +889,13 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
         } while (c->run_more);
     }
     c->run_slot = UINT32_MAX;
-    if (flush_heap_run(c, to) < 0)
+    /* A run not yet full waits for the next round's records while records
+     * keep coming: rounds follow each other closely then (tens of records
+     * each), and a run cut at every round cost the consumers' per-run work
+     * that often. It goes out when a round finds nothing new, before any
+     * other event, and at the end. */
+    long taken = (long)(c->stats.events + c->nbatch - start_events);
+    if ((final || taken == 0) && flush_heap_run(c, to) < 0)
         return -1;
     for (uint32_t i = 0; i < used; i++)
         if (c->st[i].since_publish)
@@ -897,5 +903,5 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
     if (emit_ended(c, to) < 0)
         return -1;
     reclaim(c, used);
-    return (long)(c->stats.events - start_events);
+    return taken;
 }

@@ -49,7 +49,9 @@ const char *ht_collector_session_path(const ht_collector *c);
 void ht_collector_set_root(ht_collector *c, pid_t pid);
 
 /* Drain one round. final: emit everything (every writer has finished).
- * Returns the number of events delivered, or -1 if the sink failed. */
+ * Heap events may wait for the next round in a run not yet full, while each
+ * round finds new ones; a round that finds none delivers them. Returns the
+ * number of events taken from the rings, or -1 if the sink failed. */
 long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final);
 
 /* A process ended (reaped with status, or found gone with known = false):

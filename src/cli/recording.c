@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -15,6 +16,7 @@
 #include "format/writer_heap.h"
 #include "trace/clock.h"
 #include "trace/session.h"
+#include "trace/tsc.h"
 
 static int open_output(const recording_options *o, char *path, size_t pathlen)
 {
@@ -110,11 +112,21 @@ int recording_start(recording *r, const recording_options *o)
 {
     memset(r, 0, sizeof *r);
     r->name = o->name;
+    /* The writers' clock: the TSC where it is usable (trace/tsc.h), unless
+     * HEAPTRAIL_CLOCK asks for CLOCK_MONOTONIC. */
+    uint32_t session_flags = o->session_flags;
+    const char *clock = getenv("HEAPTRAIL_CLOCK");
+    if (clock && strcmp(clock, "auto") != 0 && strcmp(clock, "monotonic") != 0) {
+        ht_cli_error(o->name, "HEAPTRAIL_CLOCK is '%s': it can be 'auto' or 'monotonic'", clock);
+        return -1;
+    }
+    if ((!clock || strcmp(clock, "auto") == 0) && ht_tsc_usable())
+        session_flags |= HT_SESSION_TSC;
     r->fd = open_output(o, r->path, sizeof r->path);
     if (r->fd < 0)
         return -1;
     char err[256];
-    r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, o->session_flags,
+    r->collector = ht_collector_create(HT_SESSION_DEFAULT_SLOTS, o->ring_bytes, session_flags,
                                        o->stack_depth, err, sizeof err);
     if (!r->collector) {
         ht_cli_error(o->name, "%s", err);

@@ -63,7 +63,7 @@ __attribute__((noinline, unused)) static void ht_trace_realloc(const struct ht_h
     /* The fifth word is when the reallocation began; the old block is still
      * ours at this point, so the record's own time will do. */
     uint64_t payload[6] = {ht_trace_handle(h), (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size,
-                           ht_now_ns()};
+                           ht_stamp()};
     unsigned n = ht_emit_stack_depth ? ht_trace_stack(payload, 5, &source) : 5;
     ht_emit(HT_EVENT_HEAP_REALLOC, source, payload, n);
 }

@@ -156,7 +156,7 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
         return call(old, n, m);
     uint64_t *busy = &t->slot->busy_since;
     bool mine = __atomic_load_n(busy, __ATOMIC_RELAXED) == 0; /* not nested in a handler's */
-    uint64_t t1 = ht_now_ns();
+    uint64_t t1 = ht_stamp_before_release();
     if (mine)
         __atomic_store_n(busy, t1, __ATOMIC_SEQ_CST); /* visible before the old block is */
     void *p = call(old, n, m);

@@ -11,6 +11,7 @@
 
 #include "trace/clock.h"
 #include "trace/session.h"
+#include "trace/tsc.h"
 
 /* Publish consumed room to a writer at least this often within a round, so
  * that a writer waiting on a full ring is not held for a whole round. */
@@ -77,6 +78,10 @@ struct ht_collector {
     ht_record batch[HEAP_RUN];
     ht_heap_extra batch_extra[HEAP_RUN];
     uint32_t nbatch, batch_pid;
+    /* The writers' clock: TSC ticks (converted on the way out) or ns. */
+    bool tsc;
+    ht_tsc_map tsc_map;
+    uint64_t busy_patience; /* BUSY_PATIENCE_NS in the writers' clock */
 };
 
 ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t flags,
@@ -123,6 +128,12 @@ ht_collector *ht_collector_create(uint32_t slots, uint32_t ring_bytes, uint32_t 
                                         .stack_depth = stack_depth,
                                         .collector_pid = (uint32_t)getpid(),
                                         .state = HT_SESSION_RUNNING};
+    c->tsc = flags & HT_SESSION_TSC;
+    c->busy_patience = BUSY_PATIENCE_NS;
+    if (c->tsc) {
+        ht_tsc_map_init(&c->tsc_map);
+        c->busy_patience = ht_tsc_ticks(&c->tsc_map, BUSY_PATIENCE_NS);
+    }
     snprintf(c->path, sizeof c->path, "/proc/%d/fd/%d", (int)getpid(), c->fd);
     return c;
 fail:
@@ -363,6 +374,23 @@ static int deliver_lost(ht_collector *c, const ht_collector_consumer *to, uint32
     return deliver(c, to, &ev);
 }
 
+/* Now in the writers' clock, read after every earlier load and before
+ * every later one (with the caller's fence for the vDSO clock). */
+static uint64_t writers_now(ht_collector *c)
+{
+    if (!c->tsc)
+        return ht_now_ns();
+    uint64_t now = ht_tsc_read_fenced();
+    ht_tsc_map_update(&c->tsc_map, now);
+    return now;
+}
+
+/* A record's stamp as the trace's time: CLOCK_MONOTONIC ns. */
+static inline uint64_t stamp_ns(const ht_collector *c, uint64_t stamp)
+{
+    return c->tsc ? ht_tsc_ns(&c->tsc_map, stamp) : stamp;
+}
+
 /* A record is damaged when its length does not fit what was committed: the
  * traced program wrote over its own ring. Drop the rest of the ring. */
 static bool record_fits(uint64_t w0, uint64_t cursor, uint64_t head)
@@ -402,7 +430,7 @@ static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r
             return -1;
         x->stack = (uint32_t)p[--n];
     }
-    *r = (ht_record){.time = w[1], .tid = ss->tid, .type = (uint16_t)type,
+    *r = (ht_record){.time = stamp_ns(c, w[1]), .tid = ss->tid, .type = (uint16_t)type,
                      .source = (uint8_t)ht_record_arg(w[0])};
     x->heap = p[0];
     x->source = ht_record_arg(w[0]);
@@ -445,7 +473,8 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
     uint32_t n = words - HT_RECORD_HEADER_WORDS;
     memset(&ev->u, 0, sizeof ev->u);
     ev->Header = (ht_event_header){.Type = (uint16_t)type, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
-                                   .ProcessId = ss->pid, .ThreadId = ss->tid, .TimeStamp = w[1]};
+                                   .ProcessId = ss->pid, .ThreadId = ss->tid,
+                                   .TimeStamp = stamp_ns(c, w[1])};
     if (ht_record_has_stack(w[0])) {
         if (n == 0 || p[n - 1] > UINT32_MAX)
             return -1;
@@ -764,7 +793,10 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
     if (decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) < 0)
         return drop_damaged(c, to, i, before);
     uint64_t created = rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
-    int32_t first = created && depth < 16 ? realloc_first(c, i, created, rec->time) : -1;
+    /* The stamp as written (rec->time is in ns already), to compare with
+     * when the realloc began. */
+    uint64_t stamp = c->scratch[1];
+    int32_t first = created && depth < 16 ? realloc_first(c, i, created, stamp) : -1;
     if (first >= 0) {
         /* The scratch copy and the run's next place are overwritten by the
          * other record: ours is read again after. */
@@ -824,8 +856,10 @@ static int run_heap_records(ht_collector *c, const ht_collector_consumer *to, ui
 
 long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final)
 {
-    uint64_t before = final ? UINT64_MAX : ht_now_ns();
-    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the clock read precedes every head read */
+    uint64_t before = final ? UINT64_MAX : writers_now(c);
+    /* The clock read precedes every head read: the fenced TSC read, or the
+     * vDSO's store of the time, which the fence waits for. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     uint64_t start_events = c->stats.events + c->nbatch;
     uint32_t used = __atomic_load_n(&c->control->slots_used, __ATOMIC_ACQUIRE);
     if (used > c->slots)
@@ -855,7 +889,7 @@ long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool f
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HT_SLOT_FREE)
             continue;
         uint64_t busy = __atomic_load_n(&s->busy_since, __ATOMIC_ACQUIRE);
-        if (busy && busy < before && round_start - busy < BUSY_PATIENCE_NS && !ss->dead)
+        if (busy && busy < before && round_start - busy < c->busy_patience && !ss->dead)
             before = busy;
         ss->head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
         if (ss->pid == 0) {

@@ -16,8 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "heaptrail/events.h"
 #include "trace/clock.h"
 #include "trace/session.h"
+#include "trace/tsc.h"
 
 #define HT_HIDDEN __attribute__((visibility("hidden")))
 
@@ -62,6 +64,23 @@ void ht_emit_exec_failed(void) HT_HIDDEN;
 void ht_emit_blob(uint32_t type, const uint64_t *fixed, unsigned nfixed, const void *a,
                   uint32_t alen, const void *b, uint32_t blen) HT_HIDDEN;
 
+/* A record's stamp, in the session's clock (docs/RECORDING.md, "Clock").
+ * The collector's order needs a stamp no earlier than what the event
+ * observed (an ALLOC: the allocator's loads that found the block free), and
+ * a FREE's or a realloc's start no later than the block's release after it.
+ * The TSC read behind an lfence gives the first, a bare read the second:
+ * it may happen early, never after the stores that follow it are seen. The
+ * vDSO's CLOCK_MONOTONIC gives both. */
+static inline uint64_t ht_stamp(void)
+{
+    return (ht_emit_session_flags & HT_SESSION_TSC) ? ht_tsc_read_ordered() : ht_now_ns();
+}
+
+static inline uint64_t ht_stamp_before_release(void)
+{
+    return (ht_emit_session_flags & HT_SESSION_TSC) ? ht_tsc_read() : ht_now_ns();
+}
+
 /* Add v to *p atomically with respect to signal handlers on this thread
  * only: a plain read-modify-write instruction cannot be split by a signal,
  * and needs no bus lock since no other thread touches the word. */
@@ -100,7 +119,7 @@ static inline bool ht_emit_begin(ht_thread_state *t, uint32_t type, uint32_t arg
      * would make the compiler load them again for the next store. */
     uint64_t *ring = t->ring, mask = t->mask, w = p >> 3;
     ring[w & mask] = ht_record_word0(type, words, arg);
-    ring[(w + 1) & mask] = ht_now_ns();
+    ring[(w + 1) & mask] = type == HT_EVENT_HEAP_FREE ? ht_stamp_before_release() : ht_stamp();
     *pos = w + HT_RECORD_HEADER_WORDS;
     return true;
 }

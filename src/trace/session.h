@@ -32,6 +32,7 @@
 #define HT_SESSION_LOSSY 0x1     /* drop and count instead of waiting for room */
 #define HT_SESSION_NO_FOLLOW 0x2 /* only the first process is traced */
 #define HT_SESSION_FREE_STACKS 0x4 /* FREE events carry stacks too */
+#define HT_SESSION_TSC 0x8 /* records are stamped in TSC ticks (trace/tsc.h), not ns */
 
 /* Session states (control->state). */
 enum { HT_SESSION_RUNNING = 1, HT_SESSION_STOPPED = 2 };

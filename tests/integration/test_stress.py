@@ -14,11 +14,13 @@ import htcheck as h
 def main():
     p = h.common_args(__doc__)
     p.add_argument("--items", default="20000", help="blocks per producer thread")
+    p.add_argument("--clock", default="auto", help="HEAPTRAIL_CLOCK for the recording")
     args = p.parse_args()
     work = h.fresh_dir(args.workdir)
     trace = os.path.join(work, "stress.ht")
     prog = os.path.join(args.programs, "stress")
-    proc = h.record(args.heaptrail, trace, [prog, args.items], options=["-q"])
+    proc = h.record(args.heaptrail, trace, [prog, args.items], options=["-q"],
+                    env=dict(os.environ, HEAPTRAIL_CLOCK=args.clock))
     try:
         own = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

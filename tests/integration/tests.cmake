@@ -40,6 +40,7 @@ set_target_properties(test_stacksites PROPERTIES OUTPUT_NAME stacksites
 set_target_properties(test_stacksites_dl PROPERTIES OUTPUT_NAME stacksites_dl PREFIX lib
                       LIBRARY_OUTPUT_DIRECTORY ${HT_PROGRAMS_BIN})
 ht_test_program(progress ${HT_PROGRAMS_SRC}/progress.c)
+ht_test_program(stamps ${HT_PROGRAMS_SRC}/stamps.c)
 ht_test_program(signals ${HT_PROGRAMS_SRC}/signals.c)
 ht_test_program(execchain ${HT_PROGRAMS_SRC}/execchain.c)
 ht_test_program(dlopen ${HT_PROGRAMS_SRC}/dlopen_main.c)
@@ -62,6 +63,9 @@ function(ht_integration_test name script)
 endfunction()
 
 ht_integration_test(stress test_stress.py)
+# The same with the writers on the vDSO clock where they would use the TSC.
+ht_integration_test(stress_monotonic test_stress.py --clock monotonic)
+ht_integration_test(clock test_clock.py)
 ht_integration_test(kill9 test_kill9.py)
 ht_integration_test(signals test_signals.py)
 ht_integration_test(dlopen test_dlopen.py)

@@ -98,7 +98,8 @@ static void set_geometry(ht_live *t, size_t capacity)
 }
 
 /* Place every entry of slots[0, span) where the table's geometry (already
- * set, capacity at most span) wants it, inside the same array. Entries
+ * set; the array holds at least capacity and span slots) wants it, inside
+ * the same array. Entries
  * placed anew are marked in `placed` (a bit per slot); an entry not yet
  * placed that sits where another one goes is taken out and placed next. A
  * placed entry never moves again, so every slot between an entry's home and
@@ -112,33 +113,50 @@ static void set_geometry(ht_live *t, size_t capacity)
  * already passed: the writes follow the reads through the array, and few
  * entries are taken out of the way (visited from the bottom, a doubling
  * took out an entry for nearly every one it placed, each a cache miss). */
-static void place_all(ht_live *t, size_t span, uint64_t *placed)
+static inline bool is_placed(const uint64_t *placed, size_t i)
+{
+    return placed[i / 64] >> (i % 64) & 1;
+}
+
+/* Take the entry at slot i out and place it, and each entry it displaces. */
+static void place_from(ht_live *t, size_t i, uint64_t *placed)
 {
     ht_live_slot *slots = t->slots;
-    size_t capacity = t->mask + 1;
-    bool from_top = capacity == span;
-    for (size_t n = 0; n < span; n++) {
-        size_t i = from_top ? span - 1 - n : n;
-        if (!slots[i].key || (i < capacity && (placed[i / 64] >> (i % 64) & 1)))
-            continue;
-        ht_live_slot moving = slots[i];
-        slots[i].key = 0;
-        for (;;) {
-            size_t j = ht_live_home_(t, moving.key);
-            while (slots[j].key && (placed[j / 64] >> (j % 64) & 1))
-                j = (j + 1) & t->mask;
-            ht_live_slot there = slots[j];
-            slots[j] = moving;
-            placed[j / 64] |= (uint64_t)1 << (j % 64);
-            if (!there.key)
-                break;
-            moving = there;
-        }
+    size_t mask = t->mask;
+    unsigned shift = t->shift;
+    ht_live_slot moving = slots[i];
+    slots[i].key = 0;
+    for (;;) {
+        size_t j = ht_live_place_(moving.key, shift, mask);
+        while (slots[j].key && is_placed(placed, j))
+            j = (j + 1) & mask;
+        ht_live_slot there = slots[j];
+        slots[j] = moving;
+        placed[j / 64] |= (uint64_t)1 << (j % 64);
+        if (!there.key)
+            return;
+        moving = there;
     }
 }
 
-/* Make the array hold `capacity` slots, the new ones zero, keeping the
- * entries where they are. Returns 0, or -1 with the table unchanged. */
+static void place_all(ht_live *t, size_t span, uint64_t *placed)
+{
+    const ht_live_slot *slots = t->slots;
+    size_t capacity = t->mask + 1;
+    if (capacity > span) {
+        for (size_t i = span; i-- > 0;)
+            if (slots[i].key && !is_placed(placed, i))
+                place_from(t, i, placed);
+    } else {
+        for (size_t i = 0; i < span; i++)
+            if (slots[i].key && (i >= capacity || !is_placed(placed, i)))
+                place_from(t, i, placed);
+    }
+}
+
+/* Make a mapped array (or one about to be) hold `capacity` slots, the new
+ * ones zero, keeping the entries where they are. Returns 0, or -1 with the
+ * table unchanged. */
 static int extend_array(ht_live *t, size_t capacity)
 {
     size_t old = slot_bytes(ht_live_capacity(t)), bytes = slot_bytes(capacity);
@@ -150,55 +168,66 @@ static int extend_array(ht_live *t, size_t capacity)
         t->ready = 0;
         return 0;
     }
-    ht_live_slot *slots;
-    size_t reserved = 0;
-    if (bytes < MAPPED_BYTES) {
-        slots = realloc(t->slots, bytes);
-        if (!slots)
-            return -1;
-        memset((char *)slots + old, 0, bytes - old);
-    } else {
-        /* A first mapped array, or one that outgrew its range. */
-        slots = map_array(bytes, &reserved);
-        if (!slots)
-            return -1;
-        if (old)
-            memcpy(slots, t->slots, old);
-        if (t->reserved)
-            munmap(t->slots, t->reserved);
-        else
-            free(t->slots);
-    }
+    /* A first mapped array, or one that outgrew its range. */
+    size_t reserved;
+    ht_live_slot *slots = map_array(bytes, &reserved);
+    if (!slots)
+        return -1;
+    memcpy(slots, t->slots, old);
+    if (t->reserved)
+        munmap(t->slots, t->reserved);
+    else
+        free(t->slots);
     t->slots = slots;
     t->reserved = reserved;
     t->ready = 0;
     return 0;
 }
 
-/* Give back the array's slots from `capacity` on (all empty). */
+/* Give back a mapped array's slots from `capacity` on (all empty). */
 static void trim_array(ht_live *t, size_t capacity, size_t old_capacity)
 {
-    size_t bytes = slot_bytes(capacity), old = slot_bytes(old_capacity);
-    if (t->reserved) {
-        /* Usable up to the end of the added half once its touches began. */
-        size_t end = t->ready ? 2 * old : old;
-        char *from = (char *)t->slots + bytes;
-        madvise(from, end - bytes, MADV_DONTNEED);
-        mprotect(from, end - bytes, PROT_NONE);
-        t->ready = 0;
-    } else {
-        ht_live_slot *slots = realloc(t->slots, bytes);
-        if (slots) /* a smaller block could not be had: keep the larger one */
-            t->slots = slots;
+    /* Usable up to the end of the added half once its touches began; given
+     * back in whole pages. */
+    size_t end = slot_bytes(old_capacity) * (t->ready ? 2 : 1);
+    size_t from = (slot_bytes(capacity) + TOUCH_STEP - 1) & ~(TOUCH_STEP - 1);
+    if (from < end) {
+        madvise((char *)t->slots + from, end - from, MADV_DONTNEED);
+        mprotect((char *)t->slots + from, end - from, PROT_NONE);
     }
+    t->ready = 0;
+}
+
+/* A small array's resize: into a fresh array, which costs little to touch
+ * and half the instructions of placing in place. */
+static int copy_resize(ht_live *t, size_t capacity)
+{
+    ht_live_slot *slots = calloc(capacity, sizeof *slots), *old = t->slots;
+    if (!slots)
+        return -1;
+    size_t old_capacity = ht_live_capacity(t);
+    t->slots = slots;
+    set_geometry(t, capacity);
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (!old[i].key)
+            continue;
+        size_t j = ht_live_home_(t, old[i].key);
+        while (slots[j].key)
+            j = (j + 1) & t->mask;
+        slots[j] = old[i];
+    }
+    free(old);
+    set_limits(t);
+    return 0;
 }
 
 /* Give the table `capacity` slots. Returns 0, or -1 with the table unchanged
  * when memory ran out. */
 static int resize(ht_live *t, size_t capacity)
 {
+    if (!t->reserved && slot_bytes(capacity) < MAPPED_BYTES)
+        return copy_resize(t, capacity);
     size_t old_capacity = ht_live_capacity(t);
-    size_t span = capacity > old_capacity ? capacity : old_capacity;
     uint64_t *placed = calloc((capacity + 63) / 64, sizeof *placed);
     if (!placed)
         return -1;
@@ -207,7 +236,7 @@ static int resize(ht_live *t, size_t capacity)
         return -1;
     }
     set_geometry(t, capacity);
-    place_all(t, span, placed);
+    place_all(t, old_capacity, placed);
     free(placed);
     if (capacity < old_capacity)
         trim_array(t, capacity, old_capacity);

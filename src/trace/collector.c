@@ -328,6 +328,13 @@ static int flush_heap_run(ht_collector *c, const ht_collector_consumer *to)
     if (n == 0)
         return 0;
     c->nbatch = 0;
+    /* The run's stamps as they were written until now (the order is decided
+     * on them), its times in ns from here on: one loop over the run. */
+    if (c->tsc) {
+        ht_tsc_map map = c->tsc_map;
+        for (uint32_t k = 0; k < n; k++)
+            c->batch[k].time = ht_tsc_ns(&map, c->batch[k].time);
+    }
     c->stats.events += n;
     return to->heap(c->batch_pid, c->batch, c->batch_extra, n, to->context);
 }
@@ -415,8 +422,9 @@ static bool decode_blob(const uint64_t *p, uint32_t n, uint32_t fixed, ht_str *a
     return true;
 }
 
-/* Turn the heap record in scratch into its compact form. Returns 1, or -1
- * for a malformed record. */
+/* Turn the heap record in scratch into its compact form, its time still
+ * the stamp as written (flush_heap_run converts it). Returns 1, or -1 for a
+ * malformed record. */
 static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r,
                        ht_heap_extra *x)
 {
@@ -430,7 +438,7 @@ static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r
             return -1;
         x->stack = (uint32_t)p[--n];
     }
-    *r = (ht_record){.time = stamp_ns(c, w[1]), .tid = ss->tid, .type = (uint16_t)type,
+    *r = (ht_record){.time = w[1], .tid = ss->tid, .type = (uint16_t)type,
                      .source = (uint8_t)ht_record_arg(w[0])};
     x->heap = p[0];
     x->source = ht_record_arg(w[0]);
@@ -793,10 +801,7 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
     if (decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) < 0)
         return drop_damaged(c, to, i, before);
     uint64_t created = rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
-    /* The stamp as written (rec->time is in ns already), to compare with
-     * when the realloc began. */
-    uint64_t stamp = c->scratch[1];
-    int32_t first = created && depth < 16 ? realloc_first(c, i, created, stamp) : -1;
+    int32_t first = created && depth < 16 ? realloc_first(c, i, created, rec->time) : -1;
     if (first >= 0) {
         /* The scratch copy and the run's next place are overwritten by the
          * other record: ours is read again after. */

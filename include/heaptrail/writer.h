@@ -3,11 +3,14 @@
  *
  * The collector of `heaptrail record` writes through this API; so can any
  * program that produces heap events of its own. Events are grouped into one
- * open chunk per process; a chunk is compressed and written when it reaches
- * its size limit, when ht_writer_flush is called, or at ht_writer_finish,
- * which also writes the time index and the end trailer. A chunk is written
- * only after every open chunk whose first event is older, so chunks follow
- * one another in the order of their first events.
+ * open chunk per process; a chunk is encoded when it reaches its size limit,
+ * when ht_writer_flush is called, or at ht_writer_finish, which also writes
+ * the time index and the end trailer. A chunk is written only after every
+ * open chunk whose first event is older, so chunks follow one another in the
+ * order of their first events. A thread of the writer's own compresses and
+ * writes the encoded chunks, a few at most behind the calling thread; a
+ * failed write is reported by the next call that encodes or writes a chunk.
+ * One thread at a time may call the functions of one writer.
  */
 #ifndef HEAPTRAIL_WRITER_H
 #define HEAPTRAIL_WRITER_H
@@ -41,7 +44,7 @@ ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_o
  * not be written, or memory ran out). */
 int ht_writer_add(ht_writer *writer, const ht_event *event);
 
-/* Write every open chunk now. */
+/* Write every open chunk now; they are in the file when this returns. */
 int ht_writer_flush(ht_writer *writer);
 
 /* Write the open chunk of one process now (after it exited, say). */
@@ -51,7 +54,8 @@ int ht_writer_flush_process(ht_writer *writer, uint32_t pid);
 int ht_writer_finish(ht_writer *writer);
 
 /* Totals of what is in the file so far: events (in written chunks, so not
- * yet those of open chunks), event chunks and bytes. */
+ * yet those of open chunks), event chunks and bytes. Waits for the chunks
+ * on their way to the file. */
 void ht_writer_totals(const ht_writer *writer, uint64_t *events, uint64_t *chunks,
                       uint64_t *bytes);
 

@@ -2,6 +2,9 @@
 #include "heaptrail/writer.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,8 @@
 
 /* Open chunks at once; past that the least recently used one is written. */
 #define MAX_OPEN 64
+/* Encoded chunks waiting for the compressor thread. */
+#define QUEUE 4
 #define DEFAULT_CHUNK_BYTES (1u << 20)
 #define MAX_CHUNK_EVENTS (1u << 20)
 
@@ -30,6 +35,12 @@ typedef struct index_entry {
     uint64_t offset, seq, ts_first, ts_last;
     uint32_t pid, count;
 } index_entry;
+
+/* An encoded event chunk on its way to the file. */
+typedef struct queued_chunk {
+    ht_chunk_header h;
+    ht_buf raw;
+} queued_chunk;
 
 struct ht_writer {
     int fd;
@@ -45,10 +56,26 @@ struct ht_writer {
     open_chunk *open[MAX_OPEN];
     size_t open_count;
     open_chunk *last; /* the chunk of the latest event */
+    /* From here to `lock`: the compressor's while it runs (the adding
+     * thread uses them only once the queue is empty, or before the
+     * compressor starts). */
     ZSTD_CCtx *zc;
-    ht_buf raw, packed;
+    ht_buf packed;
     index_entry *index;
     size_t index_len, index_cap;
+    /* The compressor thread: it compresses, checksums and writes the event
+     * chunks the adding thread encoded, in the order they were queued, so
+     * that the thread that adds events (the recorder's collector) only
+     * encodes; zstd was a fifth of its instructions, and the traced program
+     * waits for room while the collector is busy. Without the thread
+     * (pthread_create failed) the adding thread writes each chunk itself. */
+    bool threaded, stop;
+    pthread_t compressor;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    queued_chunk queue[QUEUE];
+    uint64_t queued, written; /* chunks put in the queue, and taken out written */
+    int error;                /* errno of the first failed write, or 0 */
 };
 
 static int write_all(ht_writer *w, const void *p, size_t n)
@@ -119,23 +146,98 @@ static int write_chunk(ht_writer *w, ht_chunk_header *h, const unsigned char *ra
     return 0;
 }
 
+static void *compressor_main(void *arg)
+{
+    ht_writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->written == w->queued && !w->stop)
+            pthread_cond_wait(&w->changed, &w->lock);
+        if (w->written == w->queued)
+            break;
+        queued_chunk *q = &w->queue[w->written % QUEUE];
+        bool failed = w->error != 0;
+        pthread_mutex_unlock(&w->lock);
+        int e = 0;
+        if (!failed && write_chunk(w, &q->h, q->raw.data, q->raw.len) < 0)
+            e = errno ? errno : EIO;
+        pthread_mutex_lock(&w->lock);
+        if (e && !w->error)
+            w->error = e;
+        w->written++;
+        pthread_cond_broadcast(&w->changed);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Start the compressor with every signal blocked: the recorder's own
+ * handlers expect to run on its main thread. */
+static void start_compressor(ht_writer *w)
+{
+    if (pthread_mutex_init(&w->lock, NULL) != 0)
+        return;
+    if (pthread_cond_init(&w->changed, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        return;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    w->threaded = pthread_create(&w->compressor, NULL, compressor_main, w) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!w->threaded) {
+        pthread_cond_destroy(&w->changed);
+        pthread_mutex_destroy(&w->lock);
+    }
+}
+
+/* Wait until at most `ahead` chunks are still queued. Returns 0, or -1 with
+ * errno of a failed write. */
+static int wait_queue(ht_writer *w, uint64_t ahead)
+{
+    if (!w->threaded)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    while (w->queued - w->written > ahead && !w->error)
+        pthread_cond_wait(&w->changed, &w->lock);
+    int e = w->error;
+    pthread_mutex_unlock(&w->lock);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 static int flush_open(ht_writer *w, open_chunk *oc)
 {
     if (oc->enc.count == 0)
         return 0;
-    w->raw.len = 0;
-    if (!ht_encoder_finish(&oc->enc, &w->raw)) {
+    if (wait_queue(w, QUEUE - 1) < 0)
+        return -1;
+    queued_chunk *q = &w->queue[w->queued % QUEUE];
+    q->raw.len = 0;
+    if (!ht_encoder_finish(&oc->enc, &q->raw)) {
         errno = ENOMEM;
         return -1;
     }
-    ht_chunk_header h = {.kind = HT_CHUNK_EVENTS,
-                         .pid = oc->pid,
-                         .event_count = oc->enc.count,
-                         .ts_first = oc->enc.ts_first,
-                         .ts_last = oc->enc.ts_last};
-    int r = write_chunk(w, &h, w->raw.data, w->raw.len);
+    q->h = (ht_chunk_header){.kind = HT_CHUNK_EVENTS,
+                             .pid = oc->pid,
+                             .event_count = oc->enc.count,
+                             .ts_first = oc->enc.ts_first,
+                             .ts_last = oc->enc.ts_last};
     ht_encoder_reset(&oc->enc);
-    return r;
+    if (!w->threaded) {
+        w->queued++;
+        w->written++;
+        return write_chunk(w, &q->h, q->raw.data, q->raw.len);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->queued++;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
 }
 
 static bool put_meta(ht_buf *b, uint16_t key, const void *val, size_t len)
@@ -205,6 +307,7 @@ ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_o
     }
     w->level = saved;
     ht_buf_free(&meta);
+    start_compressor(w);
     return w;
 }
 
@@ -334,7 +437,7 @@ int ht_writer_flush(ht_writer *w)
                 (!first || w->open[i]->enc.ts_first < first->enc.ts_first))
                 first = w->open[i];
         if (!first)
-            return 0;
+            return wait_queue(w, 0);
         if (flush_open(w, first) < 0)
             return -1;
     }
@@ -372,6 +475,9 @@ int ht_writer_finish(ht_writer *w)
 
 void ht_writer_totals(const ht_writer *w, uint64_t *events, uint64_t *chunks, uint64_t *bytes)
 {
+    /* The compressor's counts, once it has written what is queued (a
+     * failed write shows in the next call that writes). */
+    (void)wait_queue((ht_writer *)w, 0);
     if (events)
         *events = w->events;
     if (chunks)
@@ -384,12 +490,22 @@ void ht_writer_destroy(ht_writer *w)
 {
     if (!w)
         return;
+    if (w->threaded) {
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_broadcast(&w->changed);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->compressor, NULL);
+        pthread_cond_destroy(&w->changed);
+        pthread_mutex_destroy(&w->lock);
+    }
     for (size_t i = 0; i < w->open_count; i++) {
         ht_encoder_free(&w->open[i]->enc);
         free(w->open[i]);
     }
+    for (size_t i = 0; i < QUEUE; i++)
+        ht_buf_free(&w->queue[i].raw);
     ZSTD_freeCCtx(w->zc);
-    ht_buf_free(&w->raw);
     ht_buf_free(&w->packed);
     free(w->index);
     free(w);

@@ -13,7 +13,7 @@
  * miss per lookup on 4 KiB pages: large ones live in a mapping of their own
  * that asks for huge pages. Its address range is reserved ahead, RESERVE
  * times its first size with nothing committed, so that the array grows where
- * it is. A resize places the entries anew inside the same array (place_all),
+ * it is. Its resize places the entries anew inside the same array (place_all),
  * and only the half a growth adds is fresh memory; that half is made usable
  * and touched a huge page at a time while the table fills towards its next
  * growth (prepare_growth). First touches were most of a resize's cost in the
@@ -97,22 +97,6 @@ static void set_geometry(ht_live *t, size_t capacity)
     t->shift = shift;
 }
 
-/* Place every entry of slots[0, span) where the table's geometry (already
- * set; the array holds at least capacity and span slots) wants it, inside
- * the same array. Entries
- * placed anew are marked in `placed` (a bit per slot); an entry not yet
- * placed that sits where another one goes is taken out and placed next. A
- * placed entry never moves again, so every slot between an entry's home and
- * where it lands holds a placed entry for good: the probe runs are those of
- * a table filled by inserts.
- *
- * The order of the visits: a block's home at twice the capacity is within
- * a page run (256 slots) of twice its home before, and at half the capacity
- * of half of it. Visited from the top when the table doubles and from the
- * bottom when it halves, nearly every entry lands where the visits have
- * already passed: the writes follow the reads through the array, and few
- * entries are taken out of the way (visited from the bottom, a doubling
- * took out an entry for nearly every one it placed, each a cache miss). */
 static inline bool is_placed(const uint64_t *placed, size_t i)
 {
     return placed[i / 64] >> (i % 64) & 1;
@@ -139,6 +123,21 @@ static void place_from(ht_live *t, size_t i, uint64_t *placed)
     }
 }
 
+/* Place every entry of slots[0, span) where the table's geometry (already
+ * set; the array holds at least capacity and span slots) wants it, inside
+ * the same array. Entries placed anew are marked in `placed` (a bit per
+ * slot); an entry not yet placed that sits where another one goes is taken
+ * out and placed next. A placed entry never moves again, so every slot
+ * between an entry's home and where it lands holds a placed entry for good:
+ * the probe runs are those of a table filled by inserts.
+ *
+ * The order of the visits: a block's home at twice the capacity is within
+ * a page run (256 slots) of twice its home before, and at half the capacity
+ * of half of it. Visited from the top when the table doubles and from the
+ * bottom when it halves, nearly every entry lands where the visits have
+ * already passed: the writes follow the reads through the array, and few
+ * entries are taken out of the way (visited from the bottom, a doubling
+ * took out an entry for nearly every one it placed, each a cache miss). */
 static void place_all(ht_live *t, size_t span, uint64_t *placed)
 {
     const ht_live_slot *slots = t->slots;

@@ -186,6 +186,8 @@ static void start_compressor(ht_writer *w)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     w->threaded = pthread_create(&w->compressor, NULL, compressor_main, w) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (w->threaded)
+        pthread_setname_np(w->compressor, "ht-compress"); /* for top -H and perf */
     if (!w->threaded) {
         pthread_cond_destroy(&w->changed);
         pthread_mutex_destroy(&w->lock);

@@ -35,7 +35,7 @@ const char cmd_record_usage[] =
     "      --lossy           when a buffer is full, drop and count events rather\n"
     "                        than make the program wait (the default loses nothing)\n"
     "      --buffer-size N   bytes of buffer per traced thread (K, M, G suffixes;\n"
-    "                        rounded up to a power of two; default 1M)\n"
+    "                        rounded up to a power of two; default 4M)\n"
     "      --no-stacks       record no call stacks\n"
     "      --stack-depth N   frames per stack (1 to 256; default 64)\n"
     "      --free-stacks     record the stacks of frees too\n"

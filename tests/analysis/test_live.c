@@ -203,24 +203,24 @@ static void test_collisions(void **state)
     ht_live_destroy(&t);
 }
 
-/* Random inserts and removes of RANGE blocks STRIDE bytes apart, checked
- * against a plain array: every answer of the table must match. */
-static void against_model(uint64_t stride, size_t RANGE, int OPS)
+/* ops random inserts and removes of range blocks stride bytes apart,
+ * checked against a plain array: every answer of the table must match. */
+static void against_model(uint64_t stride, size_t range, int ops)
 {
-    uint64_t *model = calloc(RANGE, sizeof *model); /* size + 1, 0 when not live */
+    uint64_t *model = calloc(range, sizeof *model); /* size + 1, 0 when not live */
     assert_non_null(model);
     ht_live t;
     ht_live_init(&t);
     uint64_t rng = 88172645463325252ull, count = 0, bytes = 0;
-    for (int op = 0; op < OPS; op++) {
+    for (int op = 0; op < ops; op++) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        size_t i = (size_t)(rng % RANGE);
+        size_t i = (size_t)(rng % range);
         uint64_t address = (uint64_t)i * stride; /* address 0 included */
         /* Phases: mostly inserting, then mostly removing, so the table
          * grows and shrinks several times. */
-        int inserting = (op / (OPS / 8)) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
+        int inserting = (op / (ops / 8)) % 2 == 0 ? (rng >> 32) % 4 != 0 : (rng >> 32) % 4 == 0;
         if (inserting) {
             ht_live_block b = block((rng >> 40) % 300);
             ht_live_block old;
@@ -248,7 +248,7 @@ static void against_model(uint64_t stride, size_t RANGE, int OPS)
         assert_int_equal(ht_live_count(&t), count);
         assert_int_equal(ht_live_bytes(&t), bytes);
     }
-    for (size_t i = 0; i < RANGE; i++) {
+    for (size_t i = 0; i < range; i++) {
         const ht_live_block *b = ht_live_find(&t, (uint64_t)i * stride);
         if (model[i]) {
             assert_non_null(b);
@@ -303,8 +303,9 @@ static void test_mapped_against_model(void **state)
     against_model(4096 + 16, 600000, 4000000);
 }
 
-/* Before a mapped table (4 MiB and more) grows, the half the growth adds has been touched;
- * the growth keeps every block, and the next one is prepared again. */
+/* Before a mapped table (4 MiB and more) grows, the half the growth adds
+ * has been touched; the growth keeps every block, and the next one is
+ * prepared again. */
 static void test_growth_prepared(void **state)
 {
     (void)state;

@@ -63,6 +63,19 @@ static inline __attribute__((always_inline)) unsigned add_stack(uint64_t *payloa
     return n + 1;
 }
 
+/* A heap record whose payload starts with the heap handle: without it when
+ * the handle is the main arena's (nearly every block of a single-threaded
+ * program), the record saying so (HT_RECORD_MAIN_HEAP) and a word shorter.
+ * Separate calls for the two constant lengths (see ht_emit). */
+static inline __attribute__((always_inline)) void emit_heap(uint32_t type, uint32_t source,
+                                                            const uint64_t *payload, unsigned n)
+{
+    if (payload[0] == HT_HEAP_GLIBC_MAIN_ARENA)
+        ht_emit(type, source | HT_RECORD_MAIN_HEAP, payload + 1, n - 1);
+    else
+        ht_emit(type, source, payload, n);
+}
+
 static inline __attribute__((always_inline)) void trace_alloc(void *p, size_t size)
 {
     uint64_t heap;
@@ -71,9 +84,9 @@ static inline __attribute__((always_inline)) void trace_alloc(void *p, size_t si
     /* Two calls, so that the common one has a constant length (see ht_emit). */
     if (ht_emit_stack_depth) {
         unsigned n = add_stack(payload, 3, &source);
-        ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, n);
+        emit_heap(HT_EVENT_HEAP_ALLOC, source, payload, n);
     } else {
-        ht_emit(HT_EVENT_HEAP_ALLOC, source, payload, 3);
+        emit_heap(HT_EVENT_HEAP_ALLOC, source, payload, 3);
     }
 }
 
@@ -84,9 +97,9 @@ static inline __attribute__((always_inline)) void trace_free(void *p)
     uint64_t payload[3] = {heap, (uint64_t)(uintptr_t)p};
     if (ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)) {
         unsigned n = add_stack(payload, 2, &source);
-        ht_emit(HT_EVENT_HEAP_FREE, source, payload, n);
+        emit_heap(HT_EVENT_HEAP_FREE, source, payload, n);
     } else {
-        ht_emit(HT_EVENT_HEAP_FREE, source, payload, 2);
+        emit_heap(HT_EVENT_HEAP_FREE, source, payload, 2);
     }
 }
 
@@ -164,8 +177,10 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
         uint64_t heap;
         uint32_t source = ht_block_source(p, &heap);
         uint64_t payload[6] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
-        unsigned words = ht_emit_stack_depth ? add_stack(payload, 5, &source) : 5;
-        ht_emit(HT_EVENT_HEAP_REALLOC, source, payload, words);
+        if (ht_emit_stack_depth)
+            emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, add_stack(payload, 5, &source));
+        else
+            emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, 5);
     }
     if (mine)
         __atomic_store_n(busy, 0, __ATOMIC_RELEASE);

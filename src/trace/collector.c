@@ -430,8 +430,11 @@ static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r
 {
     const uint64_t *w = c->scratch;
     uint32_t type = ht_record_type(w[0]);
-    const uint64_t *p = w + HT_RECORD_HEADER_WORDS;
-    uint32_t n = ht_record_words(w[0]) - HT_RECORD_HEADER_WORDS;
+    /* Without its heap word, the payload is read as if it had one: p[0] is
+     * then not read. */
+    bool main_heap = ht_record_main_heap(w[0]);
+    const uint64_t *p = w + HT_RECORD_HEADER_WORDS - main_heap;
+    uint32_t n = ht_record_words(w[0]) - HT_RECORD_HEADER_WORDS + main_heap;
     x->stack = 0;
     if (ht_record_has_stack(w[0])) {
         if (n == 0 || p[n - 1] > UINT32_MAX)
@@ -440,7 +443,7 @@ static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r
     }
     *r = (ht_record){.time = w[1], .tid = ss->tid, .type = (uint16_t)type,
                      .source = (uint8_t)ht_record_arg(w[0])};
-    x->heap = p[0];
+    x->heap = main_heap ? HT_HEAP_GLIBC_MAIN_ARENA : p[0];
     x->source = ht_record_arg(w[0]);
     x->old_size = 0;
     switch (type) {
@@ -477,8 +480,12 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
 {
     const uint64_t *w = c->scratch;
     uint32_t type = ht_record_type(w[0]), words = ht_record_words(w[0]);
-    const uint64_t *p = w + HT_RECORD_HEADER_WORDS;
-    uint32_t n = words - HT_RECORD_HEADER_WORDS;
+    /* A heap event without its heap word is read as if it had one (see
+     * decode_heap); heap below is what p[0] stands for. */
+    bool main_heap = is_heap_type(type) && ht_record_main_heap(w[0]);
+    const uint64_t *p = w + HT_RECORD_HEADER_WORDS - main_heap;
+    uint32_t n = words - HT_RECORD_HEADER_WORDS + main_heap;
+    uint64_t heap = main_heap ? HT_HEAP_GLIBC_MAIN_ARENA : p[0];
     memset(&ev->u, 0, sizeof ev->u);
     ev->Header = (ht_event_header){.Type = (uint16_t)type, .Version = 1, .Cpu = HT_CPU_UNKNOWN,
                                    .ProcessId = ss->pid, .ThreadId = ss->tid,
@@ -493,17 +500,17 @@ static int decode_record(ht_collector *c, const slot_state *ss, ht_event *ev)
     case HT_EVENT_HEAP_ALLOC:
         if (n != 3)
             return -1;
-        ev->u.Alloc = (ETW_HEAP_EVENT_ALLOC){p[0], p[1], p[2], ht_record_arg(w[0])};
+        ev->u.Alloc = (ETW_HEAP_EVENT_ALLOC){heap, p[1], p[2], ht_record_arg(w[0])};
         return 1;
     case HT_EVENT_HEAP_FREE:
         if (n != 2)
             return -1;
-        ev->u.Free = (ETW_HEAP_EVENT_FREE){p[0], p[1], ht_record_arg(w[0])};
+        ev->u.Free = (ETW_HEAP_EVENT_FREE){heap, p[1], ht_record_arg(w[0])};
         return 1;
     case HT_EVENT_HEAP_REALLOC:
         if (n != 5)
             return -1;
-        ev->u.Realloc = (ETW_HEAP_EVENT_REALLOC){p[0], p[1], p[2], p[3], 0, ht_record_arg(w[0])};
+        ev->u.Realloc = (ETW_HEAP_EVENT_REALLOC){heap, p[1], p[2], p[3], 0, ht_record_arg(w[0])};
         return 1;
     case HT_EVENT_HEAP_CREATE:
         if (n != 2)
@@ -629,7 +636,8 @@ static void queue_next(ht_collector *c, uint32_t i, uint64_t before)
             uint64_t ts = ring_word(c, ring, ss->cursor + 8);
             is_realloc = ht_record_type(w0) == HT_EVENT_HEAP_REALLOC &&
                          ht_record_words(w0) == HT_RECORD_HEADER_WORDS + 5 +
-                                                    ht_record_has_stack(w0);
+                                                    ht_record_has_stack(w0) -
+                                                    ht_record_main_heap(w0);
             if (ts < before) {
                 /* The slot the round is taking records from goes on while
                  * its next record is due before any other: no need to
@@ -658,8 +666,9 @@ static int32_t realloc_first(ht_collector *c, uint32_t i, uint64_t address, uint
         if (j == i || o->pid != pid)
             continue;
         uint64_t *ring = ring_of(c, j);
-        uint64_t old = ring_word(c, ring, o->cursor + 8 * 4);
-        uint64_t began = ring_word(c, ring, o->cursor + 8 * 6);
+        uint64_t no_heap_word = ht_record_main_heap(ring_word(c, ring, o->cursor)) ? 8 : 0;
+        uint64_t old = ring_word(c, ring, o->cursor + 8 * 4 - no_heap_word);
+        uint64_t began = ring_word(c, ring, o->cursor + 8 * 6 - no_heap_word);
         if (old == address && began < ts)
             return (int32_t)j;
     }

@@ -97,8 +97,10 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
 /* Ring records: 8-byte words. Word 0 packs the type (bits 0-15), the record's
  * length in words including this header (bits 16-31), a small argument
  * (bits 32-39, the Source for heap events) and flags (bits 40-47:
- * HT_RECORD_STACK: the last payload word is a stack id); word 1 is the
- * timestamp. The payload words follow, by type (ht_event_type values):
+ * HT_RECORD_STACK: the last payload word is a stack id; HT_RECORD_MAIN_HEAP:
+ * a heap event's HeapHandle is HT_HEAP_GLIBC_MAIN_ARENA and is left out of
+ * the payload); word 1 is the timestamp. The payload words follow, by type
+ * (ht_event_type values):
  *   HEAP_ALLOC     HeapHandle, Size, Address
  *   HEAP_FREE      HeapHandle, Address
  *   HEAP_REALLOC   HeapHandle, NewAddress, OldAddress, NewSize, time the call began
@@ -118,6 +120,9 @@ static inline uint64_t *ht_session_ring(void *base, uint32_t slots, uint32_t rin
 #define HT_RECORD_MAX_WORDS 4096u /* 32 KiB: strings are cut to fit */
 
 #define HT_RECORD_STACK 0x100 /* in the argument: a stack id ends the payload */
+#define HT_RECORD_MAIN_HEAP 0x200 /* in the argument: no HeapHandle word, the main arena's */
+
+static inline bool ht_record_main_heap(uint64_t w0) { return (w0 >> 32) & HT_RECORD_MAIN_HEAP; }
 
 static inline uint64_t ht_record_word0(uint32_t type, uint32_t words, uint32_t arg)
 {

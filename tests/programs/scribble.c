@@ -105,8 +105,9 @@ int main(int argc, char **argv)
     uint64_t mask = control->ring_bytes / 8 - 1;
     /* The first unread record keeps its length, so that the records after
      * it stay where a reader looks for them, and becomes a heap event that
-     * is never that long: a FREE where it was 5 words (an ALLOC's length),
-     * else an ALLOC. */
+     * is never that long with its argument cleared (no stack, heap word
+     * present): a FREE where it was 5 words (such an ALLOC's length), else
+     * an ALLOC. */
     uint64_t *first = &ring[(unread / 8) & mask];
     uint32_t words = ht_record_words(*first);
     *first = ht_record_word0(words == 5 ? HT_EVENT_HEAP_FREE : HT_EVENT_HEAP_ALLOC, words, 0);

@@ -18,7 +18,11 @@
 /* Without a session: the file a collector started for this process writes. */
 #define HT_OUTPUT_ENV "HEAPTRAIL_OUTPUT"
 #define HT_SESSION_MAGIC 0x53535448u /* "HTSS" */
-#define HT_SESSION_VERSION 1
+/* 2: TSC stamps (HT_SESSION_TSC) and heap records without the main arena's
+ * handle (HT_RECORD_MAIN_HEAP); a writer and a collector of different
+ * versions would read each other's records wrongly, so a writer refuses a
+ * session of another version. */
+#define HT_SESSION_VERSION 2
 
 #define HT_SESSION_CONTROL_BYTES 4096u
 #define HT_SLOT_HEADER_BYTES 256u

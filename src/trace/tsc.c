@@ -98,7 +98,6 @@ void ht_tsc_map_update_(ht_tsc_map *m)
     uint64_t tick, ns;
     read_pair(&tick, &ns);
     uint64_t at = ht_tsc_ns(m, tick); /* where the present piece puts this moment */
-    uint64_t rate = ratio(m->first_tick, m->first_ns, tick, ns);
     m->prev_tick = m->tick;
     m->prev_ns = m->ns;
     m->prev_rate = m->rate;
@@ -111,7 +110,8 @@ void ht_tsc_map_update_(ht_tsc_map *m)
         m->first_ns = ns;
     } else {
         /* Go on from where the line is, aimed at where CLOCK_MONOTONIC will
-         * be a horizon from now at the measured ratio. */
+         * be a horizon from now at the ratio measured since the start. */
+        uint64_t rate = ratio(m->first_tick, m->first_ns, tick, ns);
         uint64_t horizon = (uint64_t)(((unsigned __int128)HORIZON_NS << 32) / rate);
         m->ns = at;
         m->rate = (uint64_t)(((unsigned __int128)(ns + HORIZON_NS - at) << 32) / horizon);

@@ -101,8 +101,7 @@ static ht_segment *map_segment(size_t lead, size_t usable)
     return s;
 }
 
-/* Link s into h and make its space one free block before the END sentinel. */
-static void install_segment(ht_heap *h, ht_segment *s)
+void ht_segment_link(ht_heap *h, ht_segment *s)
 {
     s->heap = h;
     s->index = h->region_count++;
@@ -112,6 +111,25 @@ static void install_segment(ht_heap *h, ht_segment *s)
         s->next->prev = s;
     h->segments = s;
     h->committed += s->size;
+}
+
+void ht_segment_unlink(ht_heap *h, ht_segment *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->segments = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (h->spare == s)
+        h->spare = NULL;
+    h->committed -= s->size;
+}
+
+/* Link s into h and make its space one free block before the END sentinel. */
+static void install_segment(ht_heap *h, ht_segment *s)
+{
+    ht_segment_link(h, s);
 
     ht_block *end = (ht_block *)((char *)s + s->size - HT_BLOCK_HEADER);
     ht_free_block *f = (ht_free_block *)((char *)s + s->first_block);
@@ -158,15 +176,7 @@ void ht_backend_release_segment(ht_heap *h, ht_segment *s)
     ht_free_block *f = (ht_free_block *)((char *)s + s->first_block);
     if (s->kind == HT_SEGMENT_BACKEND)
         bin_remove(h, f);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->segments = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    if (h->spare == s)
-        h->spare = NULL;
-    h->committed -= s->size;
+    ht_segment_unlink(h, s);
     ht_segmap_unregister(s);
     ht_trace_extent(HT_EVENT_HEAP_CONTRACT, h, s, s->size);
     s->magic = 0;
@@ -365,7 +375,9 @@ bool ht_backend_check(ht_heap *h, const char **what, const void **where)
         unsigned prev_state = 0;
         for (;;) {
             unsigned state = ht_block_state(b, h->cookie);
-            if (!state || b->prev16 != prev16) {
+            bool known = state == HT_STATE_FREE || state == HT_STATE_BUSY_MAIN || state == HT_STATE_CACHED_MAIN ||
+                         state == HT_STATE_END;
+            if (!known || b->prev16 != prev16) {
                 *what = "block header damaged";
                 *where = ht_payload_of(b);
                 return false;
@@ -385,9 +397,6 @@ bool ht_backend_check(ht_heap *h, const char **what, const void **where)
                 }
                 free_blocks++;
                 free_bytes += (size_t)b->size16 * 16;
-            } else if (state == HT_STATE_LFH_PAGE &&
-                       !ht_lfh_check_page(h, (ht_lfh_page *)ht_payload_of(b), what, where)) {
-                return false;
             }
             prev16 = b->size16;
             prev_state = state;

@@ -324,9 +324,37 @@ size_t ht_process_heaps(ht_heap **heaps, size_t capacity)
 }
 
 /* ---- blocks -------------------------------------------------------------------- */
-static size_t capacity_of(const ht_block *b, unsigned state)
+/* A live block as the full paths see it: its path's state, and where its
+ * bookkeeping is: the header of a back-end or large block, the state word
+ * (and page) of a size-class block. */
+typedef struct live_block {
+    void *p;
+    unsigned state; /* HT_STATE_BUSY_MAIN, _LFH or _LARGE */
+    ht_block *header;
+    uint16_t *word;
+    ht_lfh_page *page;
+} live_block;
+
+static size_t capacity_of(const live_block *b)
 {
-    return state == HT_STATE_BUSY_LARGE ? ht_large_capacity(b) : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    if (b->state == HT_STATE_BUSY_LFH)
+        return b->page->block_bytes;
+    if (b->state == HT_STATE_BUSY_LARGE)
+        return ht_large_capacity(b->header);
+    return (size_t)b->header->size16 * 16 - HT_BLOCK_HEADER;
+}
+
+static size_t slack_of(const live_block *b)
+{
+    return b->state == HT_STATE_BUSY_LFH ? (size_t)(*b->word & ~HT_LFH_BUSY) : b->header->slack;
+}
+
+static void set_slack(live_block *b, size_t slack)
+{
+    if (b->state == HT_STATE_BUSY_LFH)
+        *b->word = (uint16_t)(HT_LFH_BUSY | slack);
+    else
+        b->header->slack = (uint32_t)slack;
 }
 
 /* The largest class whose capacity fits in a block of `capacity` bytes. */
@@ -338,53 +366,79 @@ static inline unsigned class_within(size_t capacity)
     return ht_class_capacity(c) > capacity ? c - 1 : c;
 }
 
-/* Find the live block p of heap h. Returns its header and state, or NULL
- * after telling what is wrong in *what. */
-static inline ht_block *find_block(ht_heap *h, const void *p, unsigned *state, const char **what)
+/* Find the live block p of heap h. False after telling what is wrong in
+ * *what. */
+static bool find_block(ht_heap *h, void *p, live_block *b, const char **what)
 {
     ht_segment *s = ht_segmap_lookup(p);
     if (!s) {
         *what = "not a block of any heaptrail heap (foreign pointer)";
-        return NULL;
+        return false;
     }
     if (s->heap != h) {
         *what = valid_heap(s->heap) ? "the block belongs to another heap" : "not a live block";
-        return NULL;
+        return false;
     }
     if (((uintptr_t)p & 15) != 0 || (uintptr_t)p - (uintptr_t)s < s->first_block + HT_BLOCK_HEADER) {
         *what = "not the start of a block";
-        return NULL;
+        return false;
     }
-    ht_block *b = ht_header_of(p);
-    *state = ht_block_state(b, h->cookie);
-    switch (*state) {
+    b->p = p;
+    if (s->kind == HT_SEGMENT_LFH) {
+        ht_lfh_page *page = ht_lfh_page_at(p);
+        size_t i = ht_lfh_block_address(p) && page->span ? ht_lfh_index(page, p) : SIZE_MAX;
+        if (i == SIZE_MAX || i >= page->bump) {
+            *what = "not the start of a live block";
+            return false;
+        }
+        uint16_t *word = ht_lfh_state(p);
+        if (!(*word & HT_LFH_BUSY)) {
+            *what = *word == HT_LFH_CACHED
+                        ? "double free: the block is already free (resting in a lookaside or size-class cache)"
+                        : "double free: the block is already free";
+            return false;
+        }
+        *b = (live_block){.p = p, .state = HT_STATE_BUSY_LFH, .word = word, .page = page};
+        return true;
+    }
+    ht_block *header = ht_header_of(p);
+    unsigned state = ht_block_state(header, h->cookie);
+    switch (state) {
     case HT_STATE_BUSY_MAIN:
-    case HT_STATE_BUSY_LFH:
     case HT_STATE_BUSY_LARGE:
-        return b;
+        *b = (live_block){.p = p, .state = state, .header = header};
+        return true;
     case HT_STATE_FREE:
         *what = "double free: the block is already free";
-        return NULL;
+        return false;
     case HT_STATE_CACHED_MAIN:
-    case HT_STATE_CACHED_LFH:
         *what = "double free: the block is already free (resting in a lookaside or size-class cache)";
-        return NULL;
+        return false;
     case 0:
         *what = "not the start of a live block, or its header is damaged";
-        return NULL;
+        return false;
     default:
         *what = "not a block (the heap's own bookkeeping)";
-        return NULL;
+        return false;
     }
 }
 
-/* Every block handed out carries a checked tag already (the path that found
- * it made or verified it): only its state changes. */
+/* Every header handed out carries a checked tag already (the path that
+ * found it made or verified it): only its state changes. */
 static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
 {
     ht_retag(b, busy_state);
-    b->slack = (uint32_t)(capacity_of(b, busy_state) - size);
+    size_t capacity = busy_state == HT_STATE_BUSY_LARGE ? ht_large_capacity(b)
+                                                        : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    b->slack = (uint32_t)(capacity - size);
     return ht_payload_of(b);
+}
+
+/* A size-class block of `capacity` handed out: busy, with its slack. */
+static inline void *hand_out_lfh(void *p, size_t capacity, size_t size)
+{
+    *ht_lfh_state(p) = (uint16_t)(HT_LFH_BUSY | (capacity - size));
+    return p;
 }
 
 /* This thread's cache of h, or NULL. The process heap's slot (0) and serial
@@ -407,14 +461,42 @@ static inline ht_heap_cache *cache_of(ht_heap *h)
 #else
 #define HT_OPAQUE noinline
 #endif
-__attribute__((cold, HT_OPAQUE, returns_nonnull)) static void *cached_block_damaged(ht_heap *h, ht_block *b)
+__attribute__((cold, HT_OPAQUE, returns_nonnull)) static void *cached_block_damaged(ht_heap *h, void *p)
 {
-    ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
+    ht_heap_corrupt(h, p, "a freed block was written to after its free (list link damaged)");
 }
 
-/* The cached paths: this thread's lookaside, then its LFH run. A block
- * leaving a cache must still be tagged cached (a use after free that wrote
- * its header shows here); it becomes busy on the path it came from. */
+/* The lookaside's back-end blocks of the class of `size` (a class whose LFH
+ * bin is not open, or a heap without the LFH), NULL when there are none: the
+ * rare case, left to the full paths. The header must still read cached (a
+ * use after free that wrote it shows here). */
+static void *alloc_cached_main(ht_heap *h, size_t size)
+{
+    ht_heap_cache *hc = cache_of(h);
+    ht_class_cache *cc = hc ? &hc->classes[ht_size_class(size)] : NULL;
+    ht_block *b = cc ? cc->lookaside_main : NULL;
+    if (!b)
+        return NULL;
+    if (ht_block_state(b, h->cookie) != HT_STATE_CACHED_MAIN)
+        ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
+    cc->lookaside_main = *ht_block_link(b);
+    cc->lookaside_room++;
+    return hand_out(b, HT_STATE_BUSY_MAIN, size);
+}
+
+/* Whether p, the head of a cache's list, is a cached size-class block. The
+ * list link that led to it may have been overwritten by a use after free:
+ * a value outside the user address range (text, a small number) is caught
+ * before it is followed, a pointer to anything but a cached block by its
+ * state word. */
+static inline bool cached_block(const void *p)
+{
+    return ht_likely((uintptr_t)p - HT_GRANULE < ((uintptr_t)1 << 47) - HT_GRANULE &&
+                     *ht_lfh_state(p) == HT_LFH_CACHED);
+}
+
+/* The cached paths of size-class blocks: this thread's lookaside, then its
+ * LFH run. A block's capacity is its class's. */
 static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
 {
     ht_heap_cache *hc = cache_of(h);
@@ -422,25 +504,24 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
         return NULL;
     size_t c = ht_size_class(size);
     ht_class_cache *cc = &hc->classes[c];
-    ht_block *b = cc->lookaside;
-    if (ht_likely(b != NULL)) {
-        cc->lookaside = *ht_block_link(b);
+    void *p = cc->lookaside;
+    if (ht_likely(p != NULL)) {
+        if (!cached_block(p))
+            return cached_block_damaged(h, p);
+        cc->lookaside = *ht_link(p);
         cc->lookaside_room++;
         *source = MEMORY_FROM_LOOKASIDE;
-    } else if ((b = cc->run) != NULL) {
-        cc->run = *ht_block_link(b);
+    } else if ((p = cc->run) != NULL) {
+        if (!cached_block(p))
+            return cached_block_damaged(h, p);
+        cc->run = *ht_link(p);
         *source = MEMORY_FROM_LOWFRAG;
     } else {
         return NULL;
     }
-    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_CACHED_MAIN > HT_STATE_CACHED_LFH - HT_STATE_CACHED_MAIN))
-        return cached_block_damaged(h, b);
-    b->tag -= HT_STATE_CACHED_DELTA;
-    /* Up to 1 KiB every multiple of 16 is a class's capacity, so a cached
-     * block's capacity is its class's: no load of its size. */
-    size_t capacity = size <= 1024 ? ((size_t)c + 1) * 16 : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
-    b->slack = (uint32_t)(capacity - size);
-    return ht_payload_of(b);
+    /* Up to 1 KiB a class's capacity is a shift of its index. */
+    size_t capacity = size <= 1024 ? ((size_t)c + 1) * 16 : ht_class_capacity((unsigned)c);
+    return hand_out_lfh(p, capacity, size);
 }
 
 static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
@@ -456,19 +537,15 @@ static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
         ht_heap_lock_internal(h);
         if (__atomic_load_n(&h->lfh[c].active, __ATOMIC_RELAXED)) {
             /* A batch another thread left, whole, else fresh blocks from the pages. */
-            unsigned n = 0;
-            ht_block *list = hc ? ht_lfh_pop_batch(h, c, &n) : NULL;
-            if (!list)
-                n = ht_lfh_take(h, c, &list, hc ? ht_run_batch(c) : 1);
+            void *list = hc ? ht_lfh_pop_batch(h, c) : NULL;
+            unsigned n = list ? ht_run_batch(c) : ht_lfh_take(h, c, &list, hc ? ht_run_batch(c) : 1);
             if (n) {
-                ht_block *b = list;
+                /* The run is empty: the cached paths came first. */
                 if (hc)
-                    hc->classes[c].run = *ht_block_link(b);
+                    hc->classes[c].run = *ht_link(list);
                 ht_heap_unlock_internal(h);
                 *source = MEMORY_FROM_LOWFRAG;
-                /* A batch from another thread may hold back-end blocks too. */
-                unsigned state = ht_block_state(b, h->cookie);
-                return hand_out(b, state == HT_STATE_CACHED_MAIN ? HT_STATE_BUSY_MAIN : HT_STATE_BUSY_LFH, size);
+                return hand_out_lfh(list, ht_class_capacity(c), size);
             }
         }
         bool grew;
@@ -506,7 +583,12 @@ __attribute__((noinline)) static void *alloc_slow(ht_heap *h, unsigned flags, si
         bad_pointer(h, "HeapAlloc", h, "not a heap handle", true);
         return NULL;
     }
-    void *p = alloc_locked_paths(h, size, source);
+    void *p = size <= HT_SMALL_MAX ? alloc_cached_main(h, size) : NULL;
+    if (p) {
+        *source = MEMORY_FROM_LOOKASIDE;
+        return p;
+    }
+    p = alloc_locked_paths(h, size, source);
     if (!p && ((flags | h->flags) & HT_HEAP_GENERATE_EXCEPTIONS)) {
         message m = {.len = 0};
         put(&m, "heaptrail heap ");
@@ -618,31 +700,54 @@ void *ht_heap_alloc_aligned(ht_heap *h, unsigned flags, size_t align, size_t siz
 }
 
 /* The locked paths of a free. */
-__attribute__((noinline)) static uint32_t release_locked(ht_heap *h, ht_block *b, unsigned state)
+__attribute__((noinline)) static uint32_t release_locked(ht_heap *h, live_block *b)
 {
     ht_heap_lock_internal(h);
     uint32_t source;
-    if (state == HT_STATE_BUSY_LFH) {
-        ht_lfh_give(h, b);
+    if (b->state == HT_STATE_BUSY_LFH) {
+        ht_lfh_free(h, b->p);
         source = MEMORY_FROM_LOWFRAG;
-    } else if (state == HT_STATE_BUSY_MAIN) {
-        ht_backend_free(h, b);
+    } else if (b->state == HT_STATE_BUSY_MAIN) {
+        ht_backend_free(h, b->header);
         source = MEMORY_FROM_MAINPATH;
     } else {
-        ht_large_free(h, b);
+        ht_large_free(h, b->header);
         source = MEMORY_FROM_SLOWPATH;
     }
     ht_heap_unlock_internal(h);
     return source;
 }
 
-/* A live block (busy back end or LFH) joins a lookaside with room. */
-static inline void lookaside_push(ht_class_cache *cc, ht_block *b)
+/* A live block joins a lookaside with room: a size-class block (its state
+ * word says cached) or a back-end block (its tag does). */
+static inline void push_lfh(ht_class_cache *cc, uint16_t *word, void *p)
+{
+    *word = HT_LFH_CACHED;
+    *ht_link(p) = cc->lookaside;
+    cc->lookaside = p;
+    cc->lookaside_room--;
+}
+
+static inline void push_main(ht_class_cache *cc, ht_block *b)
 {
     b->tag += HT_STATE_CACHED_DELTA;
-    *ht_block_link(b) = cc->lookaside;
-    cc->lookaside = b;
+    *ht_block_link(b) = cc->lookaside_main;
+    cc->lookaside_main = b;
     cc->lookaside_room--;
+}
+
+/* The lookaside of class c is full: half of it goes back, then the block
+ * joins it. Out of line: the fast free's rare case. */
+__attribute__((noinline)) static void overflow_and_push_lfh(ht_heap_cache *hc, unsigned c, uint16_t *word, void *p)
+{
+    ht_cache_overflow(hc, c);
+    push_lfh(&hc->classes[c], word, p);
+}
+
+__attribute__((noinline)) static void overflow_and_push_main(ht_heap_cache *hc, unsigned c, ht_block *b)
+{
+    ht_cache_overflow(hc, c);
+    push_main(&hc->classes[c], b);
 }
 
 /* This thread's cache of h for a free, made on its first free of the heap
@@ -657,99 +762,120 @@ static ht_heap_cache *cache_for_free(ht_heap *h)
     return hc;
 }
 
-/* Take a live block back; returns the Source of the path that took it. */
-static inline uint32_t release(ht_heap *h, ht_block *b, unsigned state)
+/* The lookaside class of a back-end block that a cache may take, or -1. */
+static inline int cacheable_class(const ht_block *b)
 {
-    if (state != HT_STATE_BUSY_LARGE) {
-        size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
-        ht_heap_cache *hc = capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? cache_for_free(h) : NULL;
-        if (ht_likely(hc != NULL)) {
-            unsigned c = class_within(capacity);
+    size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    return capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? (int)class_within(capacity) : -1;
+}
+
+/* Take a live block back; returns the Source of the path that took it. */
+static uint32_t release(ht_heap *h, live_block *b)
+{
+    if (b->state != HT_STATE_BUSY_LARGE) {
+        int c = b->state == HT_STATE_BUSY_LFH ? (int)b->page->class_index : cacheable_class(b->header);
+        ht_heap_cache *hc = c >= 0 ? cache_for_free(h) : NULL;
+        if (hc != NULL) {
             ht_class_cache *cc = &hc->classes[c];
-            if (ht_unlikely(cc->lookaside_room == 0))
-                ht_cache_overflow(hc, c);
-            lookaside_push(cc, b);
+            if (cc->lookaside_room == 0)
+                ht_cache_overflow(hc, (unsigned)c);
+            if (b->state == HT_STATE_BUSY_LFH)
+                push_lfh(cc, b->word, b->p);
+            else
+                push_main(cc, b->header);
             return MEMORY_FROM_LOOKASIDE;
         }
     }
-    return release_locked(h, b, state);
+    return release_locked(h, b);
 }
 
 /* The Source a free of b would report, for the event stamped before it
  * (making the thread's cache, as release will). */
-static uint32_t release_source(ht_heap *h, const ht_block *b, unsigned state)
+static uint32_t release_source(ht_heap *h, const live_block *b)
 {
-    if (state == HT_STATE_BUSY_LARGE)
+    if (b->state == HT_STATE_BUSY_LARGE)
         return MEMORY_FROM_SLOWPATH;
-    if ((size_t)b->size16 * 16 <= HT_SMALL_MAX + 2 * HT_BLOCK_HEADER && cache_for_free(h))
+    if ((b->state == HT_STATE_BUSY_LFH || cacheable_class(b->header) >= 0) && cache_for_free(h))
         return MEMORY_FROM_LOOKASIDE;
-    return state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
+    return b->state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
 }
 
-/* The lookaside of class c is full: half of it goes back, then b joins it.
- * Out of line: the fast free's rare case. */
-__attribute__((noinline)) static void overflow_and_push(ht_heap_cache *hc, unsigned c, ht_block *b)
-{
-    ht_cache_overflow(hc, c);
-    lookaside_push(&hc->classes[c], b);
-}
-
-/* The header of p when p is a busy block of heap h that the fast paths may
- * take (a block of one of its segments, busy in the main path or the LFH),
- * else NULL: the full path then tells a bad pointer from the rest. */
-static inline ht_block *busy_block(ht_heap *h, void *p)
+/* For the fast paths: p when it is a busy block of heap h that they may take
+ * (a size-class block, or a back-end block of up to 1 KiB of capacity), with
+ * its bookkeeping in *b; false otherwise, and the full path then tells a bad
+ * pointer from the rest. A size-class block is checked on its page's lines
+ * (the segment's descriptor and the state words), not on its own. */
+static inline bool busy_block(ht_heap *h, void *p, live_block *b)
 {
     ht_segment *s = ht_segmap_lookup(p);
-    ht_block *b = ht_header_of(p);
-    if (ht_unlikely(s == NULL || s->heap != h || ((uintptr_t)p & 15) != 0 ||
-                    (uintptr_t)b - (uintptr_t)s < s->first_block))
-        return NULL;
-    if (ht_unlikely(ht_tag_state(b, h->cookie) - HT_STATE_BUSY_MAIN > HT_STATE_BUSY_LFH - HT_STATE_BUSY_MAIN))
-        return NULL;
-    return b;
+    if (ht_unlikely(s == NULL || s->heap != h))
+        return false;
+    if (ht_likely(s->kind == HT_SEGMENT_LFH)) {
+        uint16_t *word = ht_lfh_state(p);
+        if (ht_unlikely(!ht_lfh_block_address(p) || !(*word & HT_LFH_BUSY)))
+            return false;
+        b->state = HT_STATE_BUSY_LFH;
+        b->word = word;
+        b->page = ht_lfh_page_at(p);
+        return true;
+    }
+    ht_block *header = ht_header_of(p);
+    if (ht_unlikely(((uintptr_t)p & 15) != 0 || (uintptr_t)header - (uintptr_t)s < s->first_block ||
+                    ht_tag_state(header, h->cookie) != HT_STATE_BUSY_MAIN ||
+                    header->size16 > (1024 + HT_BLOCK_HEADER) / 16))
+        return false;
+    b->state = HT_STATE_BUSY_MAIN;
+    b->header = header;
+    return true;
 }
 
-/* The common free: a live small block of this heap into this thread's
- * lookaside, with room there and nobody recording. False: take the full path
- * (which tells a bad pointer from a block that only missed the cache). */
+/* The class of a block busy_block accepted. Up to 1 KiB of capacity a
+ * back-end block's class is its size less the header, in 16-byte units,
+ * less one. */
+static inline unsigned fast_class(const live_block *b)
+{
+    return b->state == HT_STATE_BUSY_LFH ? b->page->class_index : b->header->size16 - 2;
+}
+
+/* The common free: a live block of this heap into this thread's lookaside,
+ * nobody recording. False: take the full path (which tells a bad pointer
+ * from a block that only missed the cache). */
 static inline bool free_fast(ht_heap *h, void *p)
 {
-    ht_block *b = busy_block(h, p);
-    if (b == NULL)
+    live_block b;
+    if (!busy_block(h, p, &b))
         return false;
     ht_heap_cache *hc = cache_of(h);
     if (ht_unlikely(hc == NULL || ht_heap_tracing()))
         return false;
-    /* Up to 1 KiB of capacity a block's class is its size less the header,
-     * in 16-byte units, less one. */
-    size_t size16 = b->size16, c;
-    if (ht_likely(size16 <= (1024 + HT_BLOCK_HEADER) / 16))
-        c = size16 - 2;
-    else if (size16 <= (HT_SMALL_MAX + 2 * HT_BLOCK_HEADER) / 16)
-        c = class_within(size16 * 16 - HT_BLOCK_HEADER);
-    else
-        return false;
+    unsigned c = fast_class(&b);
     ht_class_cache *cc = &hc->classes[c];
-    if (ht_unlikely(cc->lookaside_room == 0))
-        overflow_and_push(hc, c, b);
-    else
-        lookaside_push(cc, b);
+    if (ht_likely(b.state == HT_STATE_BUSY_LFH)) {
+        if (ht_unlikely(cc->lookaside_room == 0))
+            overflow_and_push_lfh(hc, c, b.word, p);
+        else
+            push_lfh(cc, b.word, p);
+    } else {
+        if (ht_unlikely(cc->lookaside_room == 0))
+            overflow_and_push_main(hc, c, b.header);
+        else
+            push_main(cc, b.header);
+    }
     return true;
 }
 
 __attribute__((noinline)) static int free_slow(ht_heap *h, void *p)
 {
-    unsigned state = 0;
+    live_block b;
     const char *what;
-    ht_block *b = find_block(h, p, &state, &what);
-    if (ht_unlikely(b == NULL)) {
+    if (ht_unlikely(!find_block(h, p, &b, &what))) {
         if (ht_heap_tracing())
             ht_trace_free(h, p, MEMORY_FROM_INVALID);
         return bad_pointer(h, "HeapFree", p, what, true);
     }
     if (ht_unlikely(ht_heap_tracing()))
-        ht_trace_free(h, p, release_source(h, b, state));
-    release(h, b, state);
+        ht_trace_free(h, p, release_source(h, &b));
+    release(h, &b);
     return 1;
 }
 
@@ -773,26 +899,32 @@ void ht_process_heap_free(void *p)
 size_t ht_heap_size(ht_heap *h, unsigned flags, const void *p)
 {
     (void)flags;
-    unsigned state = 0;
+    live_block b;
     const char *what;
-    ht_block *b = find_block(h, p, &state, &what);
-    if (!b) {
+    if (!find_block(h, (void *)p, &b, &what)) {
         bad_pointer(h, "HeapSize", p, what, true);
         return (size_t)-1;
     }
-    return capacity_of(b, state) - b->slack;
+    return capacity_of(&b) - slack_of(&b);
 }
 
 size_t ht_heap_usable_size(ht_heap *h, const void *p)
 {
-    unsigned state = 0;
+    live_block b;
     const char *what;
-    ht_block *b = find_block(h, p, &state, &what);
-    if (!b) {
+    if (!find_block(h, (void *)p, &b, &what)) {
         bad_pointer(h, "malloc_usable_size", p, what, true);
         return 0;
     }
-    return capacity_of(b, state);
+    return capacity_of(&b);
+}
+
+/* The capacity of q, a block just handed out. */
+static size_t capacity_at(ht_heap *h, void *q)
+{
+    live_block b;
+    const char *what;
+    return find_block(h, q, &b, &what) ? capacity_of(&b) : 0;
 }
 
 /* The common realloc: a live small block of this heap to a new size of up to
@@ -803,12 +935,13 @@ size_t ht_heap_usable_size(ht_heap *h, const void *p)
  * missed the caches. */
 static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
 {
-    ht_block *b = busy_block(h, p);
-    if (b == NULL)
+    live_block b;
+    if (!busy_block(h, p, &b))
         return NULL;
-    size_t size16 = b->size16, capacity = size16 * 16 - HT_BLOCK_HEADER;
+    size_t capacity = b.state == HT_STATE_BUSY_LFH ? b.page->block_bytes
+                                                   : (size_t)b.header->size16 * 16 - HT_BLOCK_HEADER;
     if (size <= capacity && size >= capacity / 2) {
-        b->slack = (uint32_t)(capacity - size);
+        set_slack(&b, capacity - size);
         return p;
     }
     if (capacity > 1024)
@@ -817,14 +950,22 @@ static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
     void *q = alloc_cached(h, size, &source);
     if (ht_unlikely(q == NULL))
         return NULL;
-    size_t keep = (size_t)ht_header_of(q)->size16 * 16 - HT_BLOCK_HEADER;
+    size_t keep = ht_lfh_page_at(q)->block_bytes; /* the cached paths give size-class blocks */
     memcpy(q, p, keep < capacity ? keep : capacity);
     ht_heap_cache *hc = cache_of(h); /* there is one: alloc_cached found it */
-    unsigned c = (unsigned)size16 - 2;
-    if (ht_unlikely(hc->classes[c].lookaside_room == 0))
-        overflow_and_push(hc, c, b);
-    else
-        lookaside_push(&hc->classes[c], b);
+    unsigned c = fast_class(&b);
+    ht_class_cache *cc = &hc->classes[c];
+    if (b.state == HT_STATE_BUSY_LFH) {
+        if (ht_unlikely(cc->lookaside_room == 0))
+            overflow_and_push_lfh(hc, c, b.word, p);
+        else
+            push_lfh(cc, b.word, p);
+    } else {
+        if (ht_unlikely(cc->lookaside_room == 0))
+            overflow_and_push_main(hc, c, b.header);
+        else
+            push_main(cc, b.header);
+    }
     return q;
 }
 
@@ -832,10 +973,9 @@ static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
  * saves no registers it does not use. */
 __attribute__((noinline)) static void *realloc_full(ht_heap *h, unsigned flags, void *p, size_t size)
 {
-    unsigned state = 0;
+    live_block b;
     const char *what = "a NULL block cannot be reallocated";
-    ht_block *b = p ? find_block(h, p, &state, &what) : NULL;
-    if (!b) {
+    if (!p || !find_block(h, p, &b, &what)) {
         if (ht_heap_tracing())
             ht_trace_free(h, p, MEMORY_FROM_INVALID);
         bad_pointer(h, "HeapReAlloc", p, what, p != NULL);
@@ -845,31 +985,31 @@ __attribute__((noinline)) static void *realloc_full(ht_heap *h, unsigned flags, 
         errno = ENOMEM;
         return NULL;
     }
-    size_t capacity = capacity_of(b, state), old_size = capacity - b->slack;
+    size_t capacity = capacity_of(&b), old_size = capacity - slack_of(&b);
     bool in_place_only = flags & HT_HEAP_REALLOC_IN_PLACE_ONLY;
     void *q = NULL;
     uint32_t source = MEMORY_FROM_MAINPATH;
-    if (state == HT_STATE_BUSY_LARGE && (size >= HT_LARGE_MIN / 2 || in_place_only)) {
+    if (b.state == HT_STATE_BUSY_LARGE && (size >= HT_LARGE_MIN / 2 || in_place_only)) {
         ht_heap_lock_internal(h);
-        ht_block *nb = ht_large_resize(h, b, size, !in_place_only);
+        ht_block *nb = ht_large_resize(h, b.header, size, !in_place_only);
         ht_heap_unlock_internal(h);
         if (!nb)
             return NULL;
         q = ht_payload_of(nb);
         source = MEMORY_FROM_SLOWPATH;
-    } else if (state != HT_STATE_BUSY_LARGE && size <= capacity && (size >= capacity / 2 || in_place_only)) {
+    } else if (b.state != HT_STATE_BUSY_LARGE && size <= capacity && (size >= capacity / 2 || in_place_only)) {
         /* Fits, and not so much smaller that the block would waste most of itself. */
-        b->slack = (uint32_t)(capacity - size);
+        set_slack(&b, capacity - size);
         q = p;
-        source = state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
-    } else if (state == HT_STATE_BUSY_MAIN && (size < HT_LARGE_MIN || h->maximum) &&
+        source = b.state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
+    } else if (b.state == HT_STATE_BUSY_MAIN && (size < HT_LARGE_MIN || h->maximum) &&
                (size > HT_SMALL_MAX || in_place_only)) {
         size_t bytes = ((size + 15) & ~(size_t)15) + HT_BLOCK_HEADER;
         ht_heap_lock_internal(h);
-        bool resized = bytes > size && ht_backend_resize(h, b, bytes < HT_MIN_BLOCK ? HT_MIN_BLOCK : bytes);
+        bool resized = bytes > size && ht_backend_resize(h, b.header, bytes < HT_MIN_BLOCK ? HT_MIN_BLOCK : bytes);
         ht_heap_unlock_internal(h);
         if (resized) {
-            b->slack = (uint32_t)(capacity_of(b, state) - size);
+            set_slack(&b, capacity_of(&b) - size);
             q = p;
         }
     }
@@ -884,13 +1024,13 @@ __attribute__((noinline)) static void *realloc_full(ht_heap *h, unsigned flags, 
                 alloc_any(h, flags, size, &source); /* reports and aborts */
             return NULL;
         }
-        size_t keep = capacity_of(ht_header_of(q), ht_block_state(ht_header_of(q), h->cookie));
+        size_t keep = capacity_at(h, q);
         memcpy(q, p, keep < capacity ? keep : capacity);
         if ((flags & HT_HEAP_ZERO_MEMORY) && size > old_size)
             memset((char *)q + old_size, 0, size - old_size);
         if (ht_unlikely(ht_heap_tracing()))
             ht_trace_realloc(h, q, p, size, source);
-        release(h, b, state);
+        release(h, &b);
         return q;
     }
     if ((flags & HT_HEAP_ZERO_MEMORY) && size > old_size)
@@ -914,9 +1054,9 @@ int ht_heap_validate(ht_heap *h, unsigned flags, const void *p)
         return bad_pointer(h, "HeapValidate", h, "not a heap handle", false);
     ht_trace_heap_event(HT_EVENT_HEAP_VALIDATE, h, 0);
     if (p) {
-        unsigned state = 0;
+        live_block b;
         const char *what;
-        return find_block(h, p, &state, &what) ? 1 : bad_pointer(h, "HeapValidate", p, what, false);
+        return find_block(h, (void *)p, &b, &what) ? 1 : bad_pointer(h, "HeapValidate", p, what, false);
     }
     const char *what = NULL;
     const void *where = NULL;
@@ -930,6 +1070,8 @@ int ht_heap_validate(ht_heap *h, unsigned flags, const void *p)
                 what = "large block header damaged";
                 where = ht_payload_of(b);
             }
+        } else if (s->kind == HT_SEGMENT_LFH) {
+            ok = ht_lfh_check_segment((ht_lfh_segment *)s, &what, &where);
         }
     ht_heap_unlock_internal(h);
     return ok ? 1 : bad_pointer(h, "HeapValidate", where, what, false);
@@ -947,35 +1089,45 @@ static int walk_region(ht_segment *s, ht_heap_entry *e)
     return 1;
 }
 
-static int walk_block(ht_heap *h, ht_segment *s, ht_block *b, ht_heap_entry *e)
+static int walk_block(ht_segment *s, const live_block *b, bool busy, ht_heap_entry *e)
 {
-    unsigned state = ht_block_state(b, h->cookie);
-    bool busy = state == HT_STATE_BUSY_MAIN || state == HT_STATE_BUSY_LFH || state == HT_STATE_BUSY_LARGE;
-    size_t capacity = capacity_of(b, state);
-    *e = (ht_heap_entry){.data = ht_payload_of(b),
-                         .size = busy ? capacity - b->slack : capacity,
-                         .overhead = HT_BLOCK_HEADER + (busy ? b->slack : 0),
+    size_t capacity = capacity_of(b), slack = busy ? slack_of(b) : 0;
+    size_t header = b->state == HT_STATE_BUSY_LFH ? 0 : HT_BLOCK_HEADER;
+    *e = (ht_heap_entry){.data = b->p,
+                         .size = capacity - slack,
+                         .overhead = header + slack,
                          .region_index = s->index,
                          .flags = busy ? HT_HEAP_ENTRY_BUSY : 0};
     return 1;
 }
 
-/* The entry at back-end block b or after it: a size-class page shows its
- * blocks instead of itself; the END sentinel leads to the next region. */
+/* The entry at back-end or large block b or after it; the END sentinel
+ * leads to the next region. */
 static int walk_from(ht_heap *h, ht_segment *s, ht_block *b, ht_heap_entry *e)
 {
-    for (;;) {
-        unsigned state = ht_block_state(b, h->cookie);
-        if (state == HT_STATE_END)
-            return walk_region(s->next, e);
-        if (state != HT_STATE_LFH_PAGE)
-            return walk_block(h, s, b, e);
-        ht_lfh_page *page = ht_payload_of(b);
-        char *first = (char *)page + HT_LFH_PAGE_HEADER;
-        if (first < page->bump)
-            return walk_block(h, s, (ht_block *)first, e);
-        b = ht_backend_next(b);
+    unsigned state = ht_block_state(b, h->cookie);
+    if (state == HT_STATE_END)
+        return walk_region(s->next, e);
+    bool busy = state == HT_STATE_BUSY_MAIN || state == HT_STATE_BUSY_LARGE;
+    live_block lb = {.p = ht_payload_of(b), .state = state == HT_STATE_BUSY_LARGE ? state : HT_STATE_BUSY_MAIN,
+                     .header = b};
+    return walk_block(s, &lb, busy, e);
+}
+
+/* The entry at block `index` of the page in `slot` of LFH segment s, or the
+ * next one cut in the segment's pages, or the next region. */
+static int walk_lfh_from(ht_segment *s, unsigned slot, size_t index, ht_heap_entry *e)
+{
+    uint64_t used = ((ht_lfh_segment *)s)->used_slices;
+    for (; slot < HT_LFH_SLICES; slot++, index = 0) {
+        ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
+        if (((used >> slot) & 1) && index < page->bump) {
+            void *p = (char *)page + page->blocks_offset + index * page->block_bytes;
+            live_block b = {.p = p, .state = HT_STATE_BUSY_LFH, .word = ht_lfh_state(p), .page = page};
+            return walk_block(s, &b, *b.word & HT_LFH_BUSY, e);
+        }
     }
+    return walk_region(s->next, e);
 }
 
 int ht_heap_walk(ht_heap *h, ht_heap_entry *e)
@@ -988,29 +1140,32 @@ int ht_heap_walk(ht_heap *h, ht_heap_entry *e)
         ht_trace_heap_event(HT_EVENT_HEAP_WALK, h, 0);
     ht_heap_lock_internal(h);
     int r;
+    ht_segment *s = e->data ? ht_segmap_lookup(e->data) : NULL;
     if (!e->data) {
         r = walk_region(h->segments, e);
-    } else {
-        ht_segment *s = ht_segmap_lookup(e->data);
-        if (!s || s->heap != h) {
+    } else if (!s || s->heap != h) {
+        errno = EINVAL;
+        r = 0;
+    } else if (s->kind == HT_SEGMENT_LFH) {
+        size_t i = 0;
+        unsigned slot = 1;
+        if (!(e->flags & HT_HEAP_ENTRY_REGION)) {
+            ht_lfh_page *page = ht_lfh_page_at(e->data);
+            slot = (unsigned)(((uintptr_t)e->data & (HT_GRANULE - 1)) / HT_LFH_SLICE);
+            i = slot > 0 && ht_lfh_block_address(e->data) && page->span ? ht_lfh_index(page, e->data) : SIZE_MAX;
+        }
+        if (i == SIZE_MAX) {
             errno = EINVAL;
             r = 0;
-        } else if (e->flags & HT_HEAP_ENTRY_REGION) {
-            r = walk_from(h, s, (ht_block *)((char *)s + s->first_block), e);
-        } else if (s->kind == HT_SEGMENT_LARGE) {
-            r = walk_region(s->next, e);
         } else {
-            ht_block *b = ht_header_of(e->data);
-            unsigned state = ht_block_state(b, h->cookie);
-            if (state == HT_STATE_BUSY_LFH || state == HT_STATE_CACHED_LFH) {
-                ht_lfh_page *page = ht_lfh_page_of(b);
-                ht_block *next = ht_backend_next(b);
-                r = (char *)next < page->bump ? walk_block(h, s, next, e)
-                                              : walk_from(h, s, ht_backend_next(ht_header_of(page)), e);
-            } else {
-                r = walk_from(h, s, ht_backend_next(b), e);
-            }
+            r = walk_lfh_from(s, slot, e->flags & HT_HEAP_ENTRY_REGION ? 0 : i + 1, e);
         }
+    } else if (e->flags & HT_HEAP_ENTRY_REGION) {
+        r = walk_from(h, s, (ht_block *)((char *)s + s->first_block), e);
+    } else if (s->kind == HT_SEGMENT_LARGE) {
+        r = walk_region(s->next, e);
+    } else {
+        r = walk_from(h, s, ht_backend_next(ht_header_of(e->data)), e);
     }
     ht_heap_unlock_internal(h);
     return r;
@@ -1028,7 +1183,7 @@ size_t ht_heap_compact(ht_heap *h, unsigned flags)
     if (hc)
         ht_cache_flush(hc, true);
     ht_heap_lock_internal(h);
-    ht_lfh_drain_batches(h);
+    ht_lfh_trim(h);
     h->spare = NULL;
     ht_backend_trim(h);
     size_t largest = ht_backend_largest_free(h);

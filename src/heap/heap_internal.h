@@ -18,13 +18,15 @@
 #define ht_unlikely(x) __builtin_expect(!!(x), 0)
 
 /* ---- blocks ----------------------------------------------------------------
- * Every block starts with a 16-byte header; the caller's bytes follow it, so
- * they are 16-byte aligned. The tag holds the block's state in its low four
- * bits and, above them, a check word derived from the header's address and
- * the heap's cookie: a header that was overwritten, or an address that is not
- * a block, fails the check. */
+ * A block of the back end or a large block starts with a 16-byte header; the
+ * caller's bytes follow it, so they are 16-byte aligned. The tag holds the
+ * block's state in its low four bits and, above them, a check word derived
+ * from the header's address and the heap's cookie: a header that was
+ * overwritten, or an address that is not a block, fails the check.
+ * Size-class blocks of the LFH have no header: their state is kept in their
+ * page (below). */
 typedef struct ht_block {
-    uint32_t prev16; /* back end: previous block's size / 16 (0: first); LFH: offset from its page / 16 */
+    uint32_t prev16; /* previous block's size / 16 (0: first) */
     uint32_t size16; /* whole block (header included) / 16; 0 for a large block */
     uint32_t slack;  /* capacity - requested size */
     uint32_t tag;
@@ -36,18 +38,15 @@ typedef struct ht_block {
 enum ht_block_state {
     HT_STATE_FREE = 1,        /* back-end block on a free list */
     HT_STATE_BUSY_MAIN = 2,   /* live back-end block */
-    HT_STATE_BUSY_LFH = 3,    /* live size-class block */
+    HT_STATE_BUSY_LFH = 3,    /* live size-class block (kept in its page, never in a header) */
     HT_STATE_BUSY_LARGE = 4,  /* live block mapped on its own */
     HT_STATE_CACHED_MAIN = 5, /* freed back-end block resting in a lookaside */
-    HT_STATE_CACHED_LFH = 6,  /* size-class block that is not handed out */
-    HT_STATE_LFH_PAGE = 7,    /* back-end block that holds a size-class page */
     HT_STATE_END = 8,         /* sentinel at the end of a segment */
 };
 
 /* A cached state is its busy state plus this: a lookaside push or pop adds
- * or subtracts it from the tag, whichever path the block came from. */
+ * or subtracts it from the tag. */
 #define HT_STATE_CACHED_DELTA (HT_STATE_CACHED_MAIN - HT_STATE_BUSY_MAIN)
-_Static_assert(HT_STATE_CACHED_LFH - HT_STATE_BUSY_LFH == HT_STATE_CACHED_DELTA, "cached = busy + delta");
 
 static inline uint32_t ht_tag_check(const void *header, uint32_t cookie)
 {
@@ -112,7 +111,7 @@ static inline size_t ht_class_capacity(unsigned c)
 #define HT_GRANULE ((size_t)4 << 20)
 #define HT_SEGMENT_MAGIC 0x48545345474d4e54ull
 
-enum ht_segment_kind { HT_SEGMENT_BACKEND = 1, HT_SEGMENT_LARGE = 2 };
+enum ht_segment_kind { HT_SEGMENT_BACKEND = 1, HT_SEGMENT_LARGE = 2, HT_SEGMENT_LFH = 3 };
 
 typedef struct ht_segment {
     uint64_t magic;
@@ -134,31 +133,101 @@ typedef struct ht_free_block {
 } ht_free_block;
 
 /* ---- the LFH ----------------------------------------------------------------
- * A page is a back-end block cut into blocks of one size class. */
+ * Size-class blocks live in LFH segments: one granule each, cut into 64 KiB
+ * slices; the first slice holds the segment's header, every other slice can
+ * be a page of one size class. A page has no per-block header. Its slice
+ * starts with the page's descriptor, then one 16-bit state word for each 16
+ * bytes of the slice, then the blocks (from HT_LFH_FIRST_BLOCK on): the state
+ * of the block at p is the word at its slice's start plus (p's offset in the
+ * slice) / 8. A free finds it with a mask and a shift, without the block's
+ * class, a division or a load of the block's own cache line; the words of
+ * the units inside blocks stay 0, which no block start has while it is live,
+ * so that a pointer into the middle of a block is told from a block. The
+ * state words of units below HT_LFH_FIRST_BLOCK would lie in the slice's
+ * first kilobyte, which holds the descriptor instead. */
+#define HT_LFH_SLICE ((size_t)64 << 10)
+#define HT_LFH_SLICES ((unsigned)(HT_GRANULE / HT_LFH_SLICE))
+#define HT_LFH_FIRST_BLOCK ((size_t)HT_LFH_SLICE / 8) /* past the state words */
+
+/* A block's state word: busy with its slack (capacity - requested size) in
+ * the low bits, cached (in a thread's lookaside or run, or a bin's batch), or
+ * free in its page (never handed out yet, or given back); units inside a
+ * block always read free. */
+#define HT_LFH_BUSY 0x8000u
+#define HT_LFH_CACHED 1u
+#define HT_LFH_FREE 0u
+
 typedef struct ht_lfh_page {
-    uint64_t magic;
-    struct ht_lfh_page *next, *prev; /* the bin's list of pages with room */
-    ht_block *free;                  /* blocks given back to the page (LIFO) */
-    char *bump;                      /* first never-used byte */
-    char *end;
-    uint32_t used;                   /* blocks out of the page (live or cached) */
-    uint32_t capacity;               /* blocks the page holds */
+    uint32_t blocks_offset; /* of the first block in the slice */
+    uint32_t span;          /* capacity * block_bytes; 0 while the slice holds no page */
+    uint32_t block_bytes;   /* the class's capacity */
+    uint32_t reciprocal;    /* ceil(2^32 / block_bytes): offset / block_bytes as a multiply */
     uint32_t class_index;
+    uint32_t capacity;      /* blocks the page holds */
+    uint32_t bump;          /* blocks cut so far (the others were never handed out) */
+    uint32_t used;          /* blocks out of the page (live or cached) */
     uint32_t on_list;
+    void *free;             /* blocks given back to the page (LIFO, linked through their first word) */
+    struct ht_lfh_page *next, *prev; /* the bin's list of pages with room */
 } ht_lfh_page;
 
-#define HT_LFH_PAGE_MAGIC 0x4854504147454c46ull
-#define HT_LFH_PAGE_HEADER ((sizeof(ht_lfh_page) + 15) & ~(size_t)15)
-#define HT_LFH_ACTIVATION 18 /* back-end allocations of a class before its LFH bin opens */
+typedef struct ht_lfh_segment {
+    ht_segment base;
+    uint64_t used_slices; /* bit i: slice i is a page (bit 0, the header's, always set) */
+    struct ht_lfh_segment *next_room, *prev_room; /* the heap's LFH segments with a free slice */
+    uint32_t on_room_list;
+} ht_lfh_segment;
+
+/* Both headers stay clear of the state words the blocks use. */
+_Static_assert(sizeof(ht_lfh_page) <= HT_LFH_FIRST_BLOCK / 8, "a page descriptor fits before the state words");
+_Static_assert(sizeof(ht_lfh_segment) <= HT_LFH_FIRST_BLOCK / 8, "the segment header fits before the state words");
+
+/* The page of an address in an LFH slice. */
+static inline ht_lfh_page *ht_lfh_page_at(const void *p)
+{
+    return (ht_lfh_page *)((uintptr_t)p & ~(uintptr_t)(HT_LFH_SLICE - 1));
+}
+
+/* Whether p may be a block of an LFH slice: 16-byte aligned and past the
+ * state words. Only then does ht_lfh_state give a block's word. */
+static inline bool ht_lfh_block_address(const void *p)
+{
+    uintptr_t off = (uintptr_t)p & (HT_LFH_SLICE - 1);
+    return (off & 15) == 0 && off >= HT_LFH_FIRST_BLOCK;
+}
+
+/* The state word of the 16-byte unit at p: a mask and a shift. */
+static inline uint16_t *ht_lfh_state(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return (uint16_t *)((a & ~(uintptr_t)(HT_LFH_SLICE - 1)) | ((a & (HT_LFH_SLICE - 1)) >> 3));
+}
+
+/* The index of block p in its page, or SIZE_MAX when p is not the start of
+ * one of the page's blocks (the full paths: the fast ones need only the
+ * state word). One multiply gives both the quotient (the high half) and
+ * whether the division is exact (the low half below the reciprocal):
+ * offsets stay below 2^16 and blocks below 2^15 bytes, for which a 32-bit
+ * reciprocal is precise enough for both. */
+static inline size_t ht_lfh_index(const ht_lfh_page *page, const void *p)
+{
+    size_t off = ((uintptr_t)p & (HT_LFH_SLICE - 1)) - page->blocks_offset;
+    uint64_t product = (uint64_t)(uint32_t)off * page->reciprocal;
+    return off < page->span && (uint32_t)product < page->reciprocal ? (size_t)(product >> 32) : SIZE_MAX;
+}
 
 typedef struct ht_lfh_bin {
     ht_lfh_page *pages; /* pages with room */
-    ht_block *batches;  /* whole batches of cached blocks between threads */
+    void *batches;      /* whole batches of cached blocks between threads (ht_run_batch blocks each) */
     uint32_t batch_count;
     uint32_t demand;    /* back-end allocations of the class so far */
     uint32_t active;    /* atomic: read by the lock-free paths */
 } ht_lfh_bin;
 
+#define HT_LFH_ACTIVATION 18 /* back-end allocations of a class before its LFH bin opens */
+
+/* The list link of a cached or page-free size-class block: its first word. */
+static inline void **ht_link(void *p) { return (void **)p; }
 
 /* ---- the heap ----------------------------------------------------------- */
 #define HT_HEAP_MAGIC 0x4854484541503031ull
@@ -181,6 +250,7 @@ struct ht_heap {
     uint64_t bin_map[HT_FREE_BINS / 64];
     ht_free_block *bins[HT_FREE_BINS];
     ht_lfh_bin lfh[HT_CLASS_COUNT];
+    ht_lfh_segment *lfh_room; /* LFH segments with a free slice */
     size_t committed;  /* bytes mapped for the heap */
     size_t free_space; /* bytes in back-end free blocks */
     struct ht_heap *next, *prev; /* the process's heaps */
@@ -188,16 +258,21 @@ struct ht_heap {
 
 /* ---- per-thread caches (lookaside.c) ---------------------------------------
  * For each heap a thread uses (the process heap in slot 0, others hashed by
- * serial into the rest), two LIFO lists per size class: the lookaside (blocks
- * this thread freed) and the run (blocks taken in a batch from the LFH). */
+ * serial into the rest), LIFO lists per size class: the lookaside (blocks
+ * this thread freed) and the run (blocks taken in a batch from the LFH). The
+ * lookaside is two lists, one per kind of block: size-class blocks (no
+ * header, linked through their first word) and back-end blocks of the
+ * class's size (headers; a class's blocks come from the back end until its
+ * LFH bin opens, and always in a heap without the LFH). */
 #define HT_CACHE_SLOTS 8
 
 typedef struct ht_class_cache {
-    ht_block *lookaside;
-    ht_block *run;
+    void *lookaside;        /* size-class blocks */
+    void *run;              /* size-class blocks */
+    ht_block *lookaside_main; /* back-end blocks, linked through their first payload word */
     /* Blocks the lookaside may still take: its limit (ht_lookaside_limits)
-     * less the blocks it holds, so that a free tests one word. A run ends
-     * where it ends. */
+     * less the blocks its two lists hold, so that a free tests one word. A
+     * run ends where it ends. */
     uint32_t lookaside_room;
 } __attribute__((aligned(32))) ht_class_cache; /* 32 bytes: the fast paths index by a shift */
 
@@ -213,7 +288,7 @@ typedef struct ht_thread_cache {
     struct ht_thread_cache *prev;
 } ht_thread_cache;
 
-/* The list link of a cached or free-listed block lives in its first payload word. */
+/* The list link of a cached or free-listed back-end block lives in its first payload word. */
 static inline ht_block **ht_block_link(ht_block *b) { return (ht_block **)ht_payload_of(b); }
 
 /* ---- os.c: mappings and the segment map ---------------------------------- */
@@ -257,6 +332,10 @@ void ht_backend_free(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
  * next block cannot give the room. */
 bool ht_backend_resize(struct ht_heap *h, ht_block *b, size_t bytes) HT_HEAP_HIDDEN;
 ht_segment *ht_backend_add_segment(struct ht_heap *h, size_t usable) HT_HEAP_HIDDEN;
+/* Enter s in the heap's list of regions (the walk's order) and its
+ * committed bytes, or take it out. */
+void ht_segment_link(struct ht_heap *h, ht_segment *s) HT_HEAP_HIDDEN;
+void ht_segment_unlink(struct ht_heap *h, ht_segment *s) HT_HEAP_HIDDEN;
 /* A new heap object inside its first segment, of `bytes` in all (rounded up
  * to 64 KiB), with that segment installed; the caller fills in the rest. */
 struct ht_heap *ht_backend_new_heap(size_t bytes, uint32_t cookie, size_t maximum) HT_HEAP_HIDDEN;
@@ -275,25 +354,29 @@ ht_block *ht_large_resize(struct ht_heap *h, ht_block *b, size_t size, bool may_
 size_t ht_large_capacity(const ht_block *b) HT_HEAP_HIDDEN;
 
 /* ---- lfh.c: size-class pages -------------------------------------------------- */
-/* Take up to `want` blocks of class c (state CACHED_LFH) into *list; returns
- * how many. Heap lock held. */
-unsigned ht_lfh_take(struct ht_heap *h, unsigned c, ht_block **list, unsigned want) HT_HEAP_HIDDEN;
-void ht_lfh_give(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN; /* heap lock held */
-/* Give back `first`, a cached LFH block whose tag checks, and the blocks that
- * follow it on its list from the same page, up to *budget blocks in all (at
- * least one); *budget is lessened by as many. Returns the rest of the list.
- * Heap lock held. */
-ht_block *ht_lfh_give_run(struct ht_heap *h, ht_block *first, unsigned *budget) HT_HEAP_HIDDEN;
+/* Take up to `want` blocks of class c (state cached) onto *list; returns how
+ * many. Heap lock held. */
+unsigned ht_lfh_take(struct ht_heap *h, unsigned c, void **list, unsigned want) HT_HEAP_HIDDEN;
+/* Give back `first`, a cached size-class block, and the blocks that follow
+ * it on its list from the same page, up to *budget blocks in all (at least
+ * one); *budget is lessened by as many. Returns the rest of the list. Heap
+ * lock held. */
+void *ht_lfh_give_run(struct ht_heap *h, void *first, unsigned *budget) HT_HEAP_HIDDEN;
+/* Give back a whole list of cached size-class blocks. Heap lock held. */
+void ht_lfh_give_list(struct ht_heap *h, void *list) HT_HEAP_HIDDEN;
+/* Give back a live size-class block (a free that no cache takes). */
+void ht_lfh_free(struct ht_heap *h, void *p) HT_HEAP_HIDDEN;
 /* The bin's exchange of whole batches between threads (heap lock held): a
- * thread whose lookaside overflows leaves a batch (a list of n cached
- * blocks) in one step, false when the bin keeps enough; a thread out of
- * blocks takes one back whole, NULL when there is none. */
-bool ht_lfh_push_batch(struct ht_heap *h, unsigned c, ht_block *first, unsigned n) HT_HEAP_HIDDEN;
-ht_block *ht_lfh_pop_batch(struct ht_heap *h, unsigned c, unsigned *n) HT_HEAP_HIDDEN;
-/* Give every block of the bins' batches back (compaction; heap lock held). */
-void ht_lfh_drain_batches(struct ht_heap *h) HT_HEAP_HIDDEN;
-ht_lfh_page *ht_lfh_page_of(const ht_block *b) HT_HEAP_HIDDEN;
-bool ht_lfh_check_page(struct ht_heap *h, ht_lfh_page *page, const char **what, const void **where) HT_HEAP_HIDDEN;
+ * thread whose lookaside overflows leaves a batch (a list of ht_run_batch(c)
+ * cached blocks) in one step, false when the bin keeps enough; a thread out
+ * of blocks takes one back whole, NULL when there is none. */
+bool ht_lfh_push_batch(struct ht_heap *h, unsigned c, void *first) HT_HEAP_HIDDEN;
+void *ht_lfh_pop_batch(struct ht_heap *h, unsigned c) HT_HEAP_HIDDEN;
+/* Give every block of the bins' batches back, and every empty LFH segment
+ * (compaction; heap lock held). */
+void ht_lfh_trim(struct ht_heap *h) HT_HEAP_HIDDEN;
+/* Check every page of an LFH segment: descriptors, state words, free lists. */
+bool ht_lfh_check_segment(ht_lfh_segment *s, const char **what, const void **where) HT_HEAP_HIDDEN;
 /* Note one back-end allocation of class c: the class's LFH bin opens on the
  * HT_LFH_ACTIVATION-th while the heap's compatibility class is the LFH. */
 void ht_lfh_note_demand(struct ht_heap *h, unsigned c) HT_HEAP_HIDDEN;
@@ -319,8 +402,8 @@ void ht_lookaside_init(void) HT_HEAP_HIDDEN;
 void ht_caches_forget_heap(struct ht_heap *h) HT_HEAP_HIDDEN; /* this thread's */
 /* In a forked child: the other threads are gone; their caches go back to the heaps. */
 void ht_caches_fork_child(void) HT_HEAP_HIDDEN;
-/* Take back a block a cache held (heap lock held). */
-void ht_cache_give_back(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
+/* Take back a back-end block a cache held (heap lock held). */
+void ht_cache_give_back_main(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
 /* Blocks of class c one refill takes from the LFH. */
 unsigned ht_run_batch(unsigned c) HT_HEAP_HIDDEN;
 

@@ -28,28 +28,6 @@ static size_t mapping_for(size_t lead, size_t size)
 /* The block's segment starts on the granule the block header is in. */
 static ht_segment *segment_of(const ht_block *b) { return (ht_segment *)((uintptr_t)b & ~(HT_GRANULE - 1)); }
 
-static void link_segment(ht_heap *h, ht_segment *s)
-{
-    s->index = h->region_count++;
-    s->prev = NULL;
-    s->next = h->segments;
-    if (s->next)
-        s->next->prev = s;
-    h->segments = s;
-    h->committed += s->size;
-}
-
-static void unlink_segment(ht_heap *h, ht_segment *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->segments = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    h->committed -= s->size;
-}
-
 static ht_block *block_of(ht_segment *s) { return (ht_block *)((char *)s + s->first_block); }
 
 static ht_block *set_up(ht_heap *h, ht_segment *s, size_t lead, size_t map, size_t size)
@@ -87,7 +65,7 @@ ht_block *ht_large_alloc(ht_heap *h, size_t size, size_t align)
         return NULL;
     }
     ht_block *b = set_up(h, s, lead, map, size);
-    link_segment(h, s);
+    ht_segment_link(h, s);
     return b;
 }
 
@@ -100,7 +78,7 @@ size_t ht_large_capacity(const ht_block *b)
 void ht_large_free(ht_heap *h, ht_block *b)
 {
     ht_segment *s = segment_of(b);
-    unlink_segment(h, s);
+    ht_segment_unlink(h, s);
     ht_segmap_unregister(s);
     s->magic = 0;
     b->tag = 0;
@@ -120,7 +98,7 @@ ht_block *ht_large_resize(ht_heap *h, ht_block *b, size_t size, bool may_move)
         return b;
     }
     /* The segment map follows the mapping's extent: out while it changes. */
-    unlink_segment(h, s);
+    ht_segment_unlink(h, s);
     ht_segmap_unregister(s);
     ht_segment *now = s;
     size_t old = s->size;
@@ -141,7 +119,7 @@ ht_block *ht_large_resize(ht_heap *h, ht_block *b, size_t size, bool may_move)
     bool resized = now->size == map;
     if (!ht_segmap_register(now))
         ht_heap_corrupt(h, ht_payload_of(block_of(now)), "no memory left to enter a moved large block in the segment map");
-    link_segment(h, now);
+    ht_segment_link(h, now);
     ht_block *nb = block_of(now);
     if (!resized) {
         errno = ENOMEM;

@@ -1,20 +1,90 @@
 /* The low-fragmentation heap (MEMORY_FROM_LOWFRAG): for each size class a bin
- * of pages, each page a back-end block cut into blocks of that one size, so
- * that blocks of different sizes never interleave. A bin opens once its class
- * has been asked of the back end HT_LFH_ACTIVATION times, as Windows switches
- * its LFH on per bucket by usage. Threads take blocks in batches into their
- * runs (lookaside.c) and give them back in batches, so the heap's lock is
- * taken once per batch, not once per block. Heap lock held throughout. */
+ * of pages, each page a 64 KiB slice of an LFH segment cut into blocks of
+ * that one size, so that blocks of different sizes never interleave. A bin
+ * opens once its class has been asked of the back end HT_LFH_ACTIVATION
+ * times, as Windows switches its LFH on per bucket by usage. Threads take
+ * blocks in batches into their runs (lookaside.c) and give them back in
+ * batches, so the heap's lock is taken once per batch, not once per block.
+ *
+ * Blocks have no header (heap_internal.h): a page's slice starts with its
+ * descriptor and a state word per 16 bytes, then the blocks. A block is free
+ * in its page, cached (in a thread's cache or a bin's batch) or busy with its
+ * slack; every list the heap keeps is checked against the state words as it
+ * is walked, so that a use after free that overwrote a list link stops the
+ * process with a message instead of handing out a wild pointer. Heap lock
+ * held throughout. */
+
 #include "heap/heap_internal.h"
+#include "heap/trace.h"
 
-static size_t block_bytes(unsigned c) { return ht_class_capacity(c) + HT_BLOCK_HEADER; }
-
-/* Pages hold at least eight blocks, and are 64 KiB for the small classes. */
-static size_t page_bytes(unsigned c)
+/* ---- segments ------------------------------------------------------------------ */
+static void room_add(ht_heap *h, ht_lfh_segment *s)
 {
-    size_t b = block_bytes(c), want = 8 * b < 65536 ? 65536 : 8 * b;
-    return HT_BLOCK_HEADER + HT_LFH_PAGE_HEADER + (want - HT_LFH_PAGE_HEADER) / b * b;
+    s->prev_room = NULL;
+    s->next_room = h->lfh_room;
+    if (s->next_room)
+        s->next_room->prev_room = s;
+    h->lfh_room = s;
+    s->on_room_list = 1;
 }
+
+static void room_remove(ht_heap *h, ht_lfh_segment *s)
+{
+    if (s->prev_room)
+        s->prev_room->next_room = s->next_room;
+    else
+        h->lfh_room = s->next_room;
+    if (s->next_room)
+        s->next_room->prev_room = s->prev_room;
+    s->on_room_list = 0;
+}
+
+/* A fresh LFH segment: the heap's growth (an Expand event). Its mapping is
+ * zero, so every descriptor reads "no page". */
+static ht_lfh_segment *new_segment(ht_heap *h)
+{
+    ht_lfh_segment *s = ht_pages_map(HT_GRANULE, HT_GRANULE);
+    if (!s)
+        return NULL;
+    s->base.magic = HT_SEGMENT_MAGIC;
+    s->base.size = HT_GRANULE;
+    s->base.kind = HT_SEGMENT_LFH;
+    s->base.first_block = HT_LFH_SLICE;
+    s->base.permanent = 0;
+    s->base.heap = h;
+    s->used_slices = 1;
+    if (!ht_segmap_register(&s->base)) {
+        ht_pages_unmap(s, HT_GRANULE);
+        return NULL;
+    }
+    ht_segment_link(h, &s->base);
+    room_add(h, s);
+    ht_trace_extent(HT_EVENT_HEAP_EXPAND, h, s, HT_GRANULE);
+    return s;
+}
+
+static void release_segment(ht_heap *h, ht_lfh_segment *s)
+{
+    room_remove(h, s);
+    ht_segment_unlink(h, &s->base);
+    ht_segmap_unregister(&s->base);
+    ht_trace_extent(HT_EVENT_HEAP_CONTRACT, h, s, HT_GRANULE);
+    s->base.magic = 0;
+    ht_pages_unmap(s, HT_GRANULE);
+}
+
+/* ---- pages ----------------------------------------------------------------------- */
+static ht_lfh_segment *segment_of_page(ht_lfh_page *page)
+{
+    return (ht_lfh_segment *)((uintptr_t)page & ~(uintptr_t)(HT_GRANULE - 1));
+}
+
+static unsigned slot_of(ht_lfh_page *page)
+{
+    return (unsigned)(((uintptr_t)page & (HT_GRANULE - 1)) / HT_LFH_SLICE);
+}
+
+static char *page_blocks(ht_lfh_page *page) { return (char *)page + page->blocks_offset; }
 
 static void list_add(ht_lfh_bin *bin, ht_lfh_page *page)
 {
@@ -37,117 +107,123 @@ static void list_remove(ht_lfh_bin *bin, ht_lfh_page *page)
     page->on_list = 0;
 }
 
+/* A page in a free slice. Its state words read free already: a fresh
+ * mapping is zero, and a page leaves its slice only when all its blocks are
+ * back (release_page). */
 static ht_lfh_page *new_page(ht_heap *h, unsigned c)
 {
-    bool grew;
-    ht_block *host = ht_backend_alloc(h, page_bytes(c), &grew);
-    if (!host)
+    ht_lfh_segment *s = h->lfh_room;
+    if (!s && !(s = new_segment(h)))
         return NULL;
-    host->slack = 0;
-    host->tag = ht_make_tag(host, h->cookie, HT_STATE_LFH_PAGE);
-    ht_lfh_page *page = ht_payload_of(host);
-    page->magic = HT_LFH_PAGE_MAGIC;
-    page->free = NULL;
-    page->bump = (char *)page + HT_LFH_PAGE_HEADER;
-    page->end = (char *)host + (size_t)host->size16 * 16;
-    page->used = 0;
-    page->capacity = (uint32_t)((size_t)(page->end - page->bump) / block_bytes(c));
-    page->class_index = c;
+    unsigned slot = (unsigned)__builtin_ctzll(~s->used_slices);
+    s->used_slices |= 1ull << slot;
+    if (s->used_slices == ~0ull)
+        room_remove(h, s);
+    size_t bytes = ht_class_capacity(c);
+    uint32_t capacity = (uint32_t)((HT_LFH_SLICE - HT_LFH_FIRST_BLOCK) / bytes);
+    ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
+    *page = (ht_lfh_page){.blocks_offset = (uint32_t)HT_LFH_FIRST_BLOCK,
+                          .span = (uint32_t)(capacity * bytes),
+                          .block_bytes = (uint32_t)bytes,
+                          .reciprocal = (uint32_t)(((1ull << 32) + bytes - 1) / bytes),
+                          .class_index = c,
+                          .capacity = capacity};
     list_add(&h->lfh[c], page);
     return page;
 }
 
-unsigned ht_lfh_take(ht_heap *h, unsigned c, ht_block **list, unsigned want)
+/* An empty page gives its slice back; a segment left empty goes back to the
+ * kernel unless it is the only one with room (kept against churn). */
+static void release_page(ht_heap *h, ht_lfh_bin *bin, ht_lfh_page *page)
+{
+    if (page->on_list)
+        list_remove(bin, page);
+    ht_lfh_segment *s = segment_of_page(page);
+    page->span = 0;
+    s->used_slices &= ~(1ull << slot_of(page));
+    if (!s->on_room_list)
+        room_add(h, s);
+    if (s->used_slices == 1 && (s->next_room || s->prev_room))
+        release_segment(h, s);
+}
+
+/* The state word of b, which a list of the heap gives as a size-class block
+ * in state `expect`, and its page. Stops the process when it is not one: a
+ * use after free overwrote the link that led here. */
+static uint16_t *listed_block(ht_heap *h, void *b, unsigned expect, ht_lfh_page **page)
+{
+    ht_segment *s = ht_segmap_lookup(b);
+    if (!s || s->heap != h || s->kind != HT_SEGMENT_LFH || !ht_lfh_block_address(b) ||
+        ht_lfh_index(*page = ht_lfh_page_at(b), b) == SIZE_MAX || *ht_lfh_state(b) != expect)
+        ht_heap_corrupt(h, b, "a freed block was written to after its free (list link damaged)");
+    return ht_lfh_state(b);
+}
+
+unsigned ht_lfh_take(ht_heap *h, unsigned c, void **list, unsigned want)
 {
     ht_lfh_bin *bin = &h->lfh[c];
-    size_t bytes = block_bytes(c);
-    uint32_t cookie = h->cookie;
-    ht_block *head = *list;
+    void *head = *list;
     unsigned n = 0;
-    /* The list and the page's fields stay in locals: stores through the
-     * blocks would otherwise make the compiler reload them for each block. */
     while (n < want) {
         ht_lfh_page *page = bin->pages;
         if (!page && !(page = new_page(h, c)))
             break;
         unsigned taken = n;
-        ht_block *given = page->free;
+        void *given = page->free;
         while (n < want && given) {
-            ht_block *b = given;
-            given = *ht_block_link(b);
-            *ht_block_link(b) = head;
+            void *b = given;
+            ht_lfh_page *at;
+            uint16_t *state = listed_block(h, b, HT_LFH_FREE, &at);
+            if (at != page)
+                ht_heap_corrupt(h, b, "a freed block was written to after its free (list link damaged)");
+            given = *ht_link(b);
+            *state = HT_LFH_CACHED;
+            *ht_link(b) = head;
             head = b;
             n++;
         }
         page->free = given;
-        char *at = page->bump;
-        unsigned fresh = (unsigned)((size_t)(page->end - at) / bytes);
+        /* Fresh blocks go on the list from the last, so that they come off
+         * it in address order. */
+        unsigned fresh = page->capacity - page->bump;
         if (fresh > want - n)
             fresh = want - n;
-        uint32_t prev16 = (uint32_t)((size_t)(at - (char *)page) / 16), size16 = (uint32_t)(bytes / 16);
-        for (unsigned i = 0; i < fresh; i++, at += bytes, prev16 += size16) {
-            ht_block *b = (ht_block *)at;
-            *b = (ht_block){.prev16 = prev16, .size16 = size16, .slack = 0,
-                            .tag = ht_make_tag(b, cookie, HT_STATE_CACHED_LFH)};
-            *ht_block_link(b) = head;
-            head = b;
+        size_t bytes = page->block_bytes;
+        char *first = page_blocks(page) + (size_t)page->bump * bytes;
+        for (char *at = first + fresh * bytes; at > first;) {
+            at -= bytes;
+            *ht_lfh_state(at) = HT_LFH_CACHED;
+            *ht_link(at) = head;
+            head = at;
         }
-        page->bump = at;
+        page->bump += fresh;
         n += fresh;
         page->used += n - taken;
-        if (!page->free && page->bump + bytes > page->end)
+        if (!page->free && page->bump == page->capacity)
             list_remove(bin, page);
     }
     *list = head;
     return n;
 }
 
-/* An empty page goes back to the back end unless it is the bin's last. */
-static void release_page(ht_heap *h, ht_lfh_bin *bin, ht_lfh_page *page)
+void *ht_lfh_give_run(ht_heap *h, void *first, unsigned *budget)
 {
-    list_remove(bin, page);
-    page->magic = 0;
-    ht_block *host = ht_header_of(page);
-    host->tag = ht_make_tag(host, h->cookie, HT_STATE_BUSY_MAIN);
-    ht_backend_free(h, host);
-}
-
-ht_lfh_page *ht_lfh_page_of(const ht_block *b) { return (ht_lfh_page *)((char *)b - (size_t)b->prev16 * 16); }
-
-void ht_lfh_give(ht_heap *h, ht_block *b)
-{
-    ht_lfh_page *page = ht_lfh_page_of(b);
-    if (page->magic != HT_LFH_PAGE_MAGIC)
-        ht_heap_corrupt(h, ht_payload_of(b), "size-class page header damaged");
-    ht_lfh_bin *bin = &h->lfh[page->class_index];
-    b->tag = ht_make_tag(b, h->cookie, HT_STATE_CACHED_LFH);
-    *ht_block_link(b) = page->free;
-    page->free = b;
-    page->used--;
-    if (!page->on_list)
-        list_add(bin, page);
-    if (page->used == 0 && (page->next || page->prev))
-        release_page(h, bin, page);
-}
-
-ht_block *ht_lfh_give_run(ht_heap *h, ht_block *first, unsigned *budget)
-{
-    ht_lfh_page *page = ht_lfh_page_of(first);
-    if (page->magic != HT_LFH_PAGE_MAGIC)
-        ht_heap_corrupt(h, ht_payload_of(first), "size-class page header damaged");
+    ht_lfh_page *page;
+    *listed_block(h, first, HT_LFH_CACHED, &page) = HT_LFH_FREE;
     /* The blocks that follow on the list from the same page (a mass free of
-     * blocks allocated together) join its free list in one splice. Their
-     * tags read cached already, the state a page's free block has. */
-    ht_block *last = first, *next = *ht_block_link(first);
+     * blocks allocated together) join its free list in one splice. */
+    void *last = first, *next = *ht_link(first);
     unsigned n = 1;
-    while (n < *budget && next != NULL && ht_tag_state(next, h->cookie) == HT_STATE_CACHED_LFH &&
-           ht_lfh_page_of(next) == page) {
+    while (n < *budget && next != NULL && ht_lfh_page_at(next) == page) {
+        if (ht_lfh_index(page, next) == SIZE_MAX || *ht_lfh_state(next) != HT_LFH_CACHED)
+            ht_heap_corrupt(h, next, "a freed block was written to after its free (list link damaged)");
+        *ht_lfh_state(next) = HT_LFH_FREE;
         last = next;
-        next = *ht_block_link(next);
+        next = *ht_link(next);
         n++;
     }
     *budget -= n;
-    *ht_block_link(last) = page->free;
+    *ht_link(last) = page->free;
     page->free = first;
     page->used -= n;
     ht_lfh_bin *bin = &h->lfh[page->class_index];
@@ -158,50 +234,68 @@ ht_block *ht_lfh_give_run(ht_heap *h, ht_block *first, unsigned *budget)
     return next;
 }
 
-/* A batch is linked through its blocks' list links; its first block holds
- * the link to the next batch in its second payload word (every block has at
- * least 16 bytes) and the batch's length in its slack, unused while cached. */
-static ht_block **next_batch(ht_block *first) { return (ht_block **)ht_payload_of(first) + 1; }
+void ht_lfh_give_list(ht_heap *h, void *list)
+{
+    while (list) {
+        unsigned budget = UINT32_MAX;
+        list = ht_lfh_give_run(h, list, &budget);
+    }
+}
 
-bool ht_lfh_push_batch(ht_heap *h, unsigned c, ht_block *first, unsigned n)
+void ht_lfh_free(ht_heap *h, void *p)
+{
+    *ht_lfh_state(p) = HT_LFH_CACHED;
+    *ht_link(p) = NULL;
+    ht_lfh_give_list(h, p);
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+/* A batch is linked through its blocks' first words; its first block holds
+ * the link to the next batch in its second word (every block has at least
+ * 16 bytes). */
+static void **next_batch(void *first) { return (void **)first + 1; }
+
+bool ht_lfh_push_batch(ht_heap *h, unsigned c, void *first)
 {
     ht_lfh_bin *bin = &h->lfh[c];
     /* About 256 KiB of batches per class (8 to 256 of them): enough that a
      * producer/consumer pair rarely finds the bin full or empty, which sends
      * blocks through the pages one by one. */
-    size_t most = (256u << 10) / ((size_t)n * block_bytes(c));
+    size_t most = (256u << 10) / ((size_t)ht_run_batch(c) * ht_class_capacity(c));
     if (bin->batch_count >= (most < 8 ? 8 : most > 256 ? 256 : most))
         return false;
-    first->slack = n;
     *next_batch(first) = bin->batches;
     bin->batches = first;
     bin->batch_count++;
     return true;
 }
 
-ht_block *ht_lfh_pop_batch(ht_heap *h, unsigned c, unsigned *n)
+void *ht_lfh_pop_batch(ht_heap *h, unsigned c)
 {
     ht_lfh_bin *bin = &h->lfh[c];
-    ht_block *first = bin->batches;
+    void *first = bin->batches;
     if (!first)
         return NULL;
     bin->batches = *next_batch(first);
     bin->batch_count--;
-    *n = first->slack;
     return first;
 }
 
-void ht_lfh_drain_batches(ht_heap *h)
+void ht_lfh_trim(ht_heap *h)
 {
     for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
-        unsigned n;
-        ht_block *b;
-        while ((b = ht_lfh_pop_batch(h, c, &n)) != NULL)
-            while (b) {
-                ht_block *next = *ht_block_link(b);
-                ht_cache_give_back(h, b);
-                b = next;
-            }
+        void *b;
+        while ((b = ht_lfh_pop_batch(h, c)) != NULL)
+            ht_lfh_give_list(h, b);
+        /* The page a bin keeps when it empties goes too. */
+        ht_lfh_page *page = h->lfh[c].pages;
+        if (page && page->used == 0 && !page->next)
+            release_page(h, &h->lfh[c], page);
+    }
+    for (ht_lfh_segment *s = h->lfh_room, *next; s; s = next) {
+        next = s->next_room;
+        if (s->used_slices == 1)
+            release_segment(h, s);
     }
 }
 
@@ -213,37 +307,64 @@ void ht_lfh_note_demand(ht_heap *h, unsigned c)
         __atomic_store_n(&bin->active, 1, __ATOMIC_RELAXED);
 }
 
-bool ht_lfh_check_page(ht_heap *h, ht_lfh_page *page, const char **what, const void **where)
+/* ---- validation ------------------------------------------------------------------ */
+static bool check_page(ht_lfh_page *page, const char **what, const void **where)
 {
     *where = page;
-    if (page->magic != HT_LFH_PAGE_MAGIC || page->class_index >= HT_CLASS_COUNT) {
-        *what = "size-class page header damaged";
+    size_t bytes = page->class_index < HT_CLASS_COUNT ? ht_class_capacity(page->class_index) : 0;
+    if (!bytes || page->block_bytes != bytes || page->blocks_offset != HT_LFH_FIRST_BLOCK ||
+        page->capacity != (HT_LFH_SLICE - HT_LFH_FIRST_BLOCK) / bytes ||
+        page->span != page->capacity * bytes || page->bump > page->capacity || page->used > page->bump) {
+        *what = "size-class page descriptor damaged";
         return false;
     }
-    size_t bytes = block_bytes(page->class_index);
-    char *first = (char *)page + HT_LFH_PAGE_HEADER;
-    if (page->bump < first || page->bump > page->end || (size_t)(page->bump - first) % bytes != 0 ||
-        page->used > page->capacity) {
-        *what = "size-class page counters damaged";
-        return false;
-    }
-    for (char *at = first; at < page->bump; at += bytes) {
-        ht_block *b = (ht_block *)at;
-        unsigned state = ht_block_state(b, h->cookie);
-        if ((state != HT_STATE_BUSY_LFH && state != HT_STATE_CACHED_LFH) || ht_lfh_page_of(b) != page) {
-            *what = "size-class block header damaged";
-            *where = ht_payload_of(b);
+    /* Every unit's word: a block start's must be a state (free past the
+     * bump), any other must be 0. */
+    char *blocks = page_blocks(page);
+    unsigned out = 0;
+    for (char *at = blocks; at < (char *)page + HT_LFH_SLICE; at += 16) {
+        size_t i = (size_t)(at - blocks) / bytes;
+        bool start = at < blocks + page->span && (size_t)(at - blocks) % bytes == 0;
+        uint16_t w = *ht_lfh_state(at);
+        bool ok = !start || i >= page->bump ? w == HT_LFH_FREE
+                  : w & HT_LFH_BUSY         ? (w & ~HT_LFH_BUSY) <= bytes
+                                            : w == HT_LFH_FREE || w == HT_LFH_CACHED;
+        if (!ok) {
+            *what = "size-class block state damaged";
+            *where = start ? (const void *)at : (const void *)ht_lfh_state(at);
             return false;
         }
+        out += start && w != HT_LFH_FREE;
     }
     unsigned listed = 0;
-    for (ht_block *b = page->free; b; b = *ht_block_link(b)) {
-        if ((char *)b < first || (char *)b >= page->bump || ++listed > page->capacity ||
-            ht_block_state(b, h->cookie) != HT_STATE_CACHED_LFH) {
+    for (void *b = page->free; b; b = *ht_link(b)) {
+        size_t i = ht_lfh_page_at(b) == page ? ht_lfh_index(page, b) : SIZE_MAX;
+        if (i == SIZE_MAX || i >= page->bump || *ht_lfh_state(b) != HT_LFH_FREE || ++listed > page->bump) {
             *what = "size-class free list damaged";
             *where = b;
             return false;
         }
+    }
+    if (out != page->used || listed != page->bump - page->used) {
+        *what = "size-class page counters damaged";
+        return false;
+    }
+    return true;
+}
+
+bool ht_lfh_check_segment(ht_lfh_segment *s, const char **what, const void **where)
+{
+    if (!(s->used_slices & 1)) {
+        *what = "size-class region header damaged";
+        *where = s;
+        return false;
+    }
+    for (unsigned slot = 1; slot < HT_LFH_SLICES; slot++) {
+        if (!((s->used_slices >> slot) & 1))
+            continue;
+        ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
+        if (!check_page(page, what, where))
+            return false;
     }
     return true;
 }

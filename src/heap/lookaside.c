@@ -1,7 +1,8 @@
 /* The lookaside (MEMORY_FROM_LOOKASIDE) and the per-thread runs of LFH
  * blocks: the thread caches. A thread's cache of a heap holds, per size
- * class, the blocks this thread freed (the lookaside, LIFO, bounded) and the
- * blocks it took in a batch from the LFH (the run). Both are plain lists
+ * class, the blocks this thread freed (the lookaside, LIFO, bounded; two
+ * lists, one of size-class blocks and one of back-end blocks) and the blocks
+ * it took in a batch from the LFH (the run). Both are plain lists
  * touched by their thread alone: an allocation or free that hits them takes
  * no lock and no atomic operation. A block freed by another thread than the
  * one that allocated it simply joins the freeing thread's lookaside.
@@ -40,7 +41,7 @@ uint16_t ht_lookaside_limits[HT_CLASS_COUNT];
 void ht_lookaside_init(void)
 {
     for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
-        size_t per = 32768 / (ht_class_capacity(c) + HT_BLOCK_HEADER);
+        size_t per = 32768 / ht_class_capacity(c);
         ht_lookaside_limits[c] = per < 4 ? 4 : per > 256 ? 256 : (uint16_t)per;
     }
 }
@@ -51,24 +52,19 @@ unsigned ht_run_batch(unsigned c)
     return n < 2 ? 2 : n > 64 ? 64 : n;
 }
 
-void ht_cache_give_back(ht_heap *h, ht_block *b)
+void ht_cache_give_back_main(ht_heap *h, ht_block *b)
 {
-    unsigned state = ht_block_state(b, h->cookie);
-    if (state == HT_STATE_CACHED_LFH) {
-        ht_lfh_give(h, b);
-    } else if (state == HT_STATE_CACHED_MAIN) {
-        b->tag = ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN);
-        ht_backend_free(h, b);
-    } else {
+    if (ht_block_state(b, h->cookie) != HT_STATE_CACHED_MAIN)
         ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
-    }
+    b->tag = ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN);
+    ht_backend_free(h, b);
 }
 
-static void give_list(ht_heap *h, ht_block *b)
+static void give_main_list(ht_heap *h, ht_block *b)
 {
     while (b) {
         ht_block *next = *ht_block_link(b);
-        ht_cache_give_back(h, b);
+        ht_cache_give_back_main(h, b);
         b = next;
     }
 }
@@ -88,8 +84,9 @@ bool ht_cache_flush(ht_heap_cache *hc, bool may_wait)
     if (h) {
         ht_heap_lock_internal(h);
         for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
-            give_list(h, hc->classes[c].lookaside);
-            give_list(h, hc->classes[c].run);
+            ht_lfh_give_list(h, hc->classes[c].lookaside);
+            ht_lfh_give_list(h, hc->classes[c].run);
+            give_main_list(h, hc->classes[c].lookaside_main);
         }
         ht_heap_unlock_internal(h);
     }
@@ -104,37 +101,39 @@ void ht_cache_overflow(ht_heap_cache *hc, unsigned c)
     ht_class_cache *cc = &hc->classes[c];
     ht_heap *h = hc->heap;
     uint32_t limit = ht_lookaside_limits[c], keep = limit / 2u; /* it holds limit - room */
-    unsigned batch = ht_run_batch(c);
+    unsigned over = limit - cc->lookaside_room - keep, batch = ht_run_batch(c);
     ht_heap_lock_internal(h);
+    /* Back-end blocks first: the class's LFH serves it from now on. */
+    ht_block *m = cc->lookaside_main;
+    for (; over > 0 && m; over--) {
+        ht_block *next = *ht_block_link(m);
+        ht_cache_give_back_main(h, m);
+        m = next;
+    }
+    cc->lookaside_main = m;
     /* Whole batches go to the LFH bin, for a thread that runs out (the
      * consumer of a producer/consumer pair) to take in one step; what the bin
-     * does not keep goes back block by block. */
+     * does not keep goes back to the pages, a page's run of blocks at a time.
+     * The size-class list holds at least `over` blocks: the two lists hold
+     * limit - room together, and the back-end list is empty when over is
+     * not 0. */
+    void *b = cc->lookaside;
     bool exchange = __atomic_load_n(&h->lfh[c].active, __ATOMIC_RELAXED);
-    while (exchange && limit - cc->lookaside_room >= keep + batch) {
-        ht_block *first = cc->lookaside, *last = first;
+    while (exchange && over >= batch) {
+        void *last = b;
         for (unsigned i = 1; i < batch; i++)
-            last = *ht_block_link(last);
-        ht_block *rest = *ht_block_link(last);
-        *ht_block_link(last) = NULL;
-        if (!ht_lfh_push_batch(h, c, first, batch)) {
-            *ht_block_link(last) = rest; /* the bin is full: the list stays whole */
+            last = *ht_link(last);
+        void *rest = *ht_link(last);
+        *ht_link(last) = NULL;
+        if (!ht_lfh_push_batch(h, c, b)) {
+            *ht_link(last) = rest; /* the bin is full: the list stays whole */
             break;
         }
-        cc->lookaside = rest;
-        cc->lookaside_room += batch;
+        b = rest;
+        over -= batch;
     }
-    unsigned over = limit - cc->lookaside_room - keep;
-    ht_block *b = cc->lookaside;
-    while (over > 0) {
-        if (ht_block_state(b, h->cookie) == HT_STATE_CACHED_LFH) {
-            b = ht_lfh_give_run(h, b, &over);
-        } else {
-            ht_block *next = *ht_block_link(b);
-            ht_cache_give_back(h, b);
-            b = next;
-            over--;
-        }
-    }
+    while (over > 0)
+        b = ht_lfh_give_run(h, b, &over);
     cc->lookaside = b;
     cc->lookaside_room = limit - keep;
     ht_heap_unlock_internal(h);

@@ -3,6 +3,7 @@
 # programs and under `heaptrail record --heap=heaptrail`.
 find_package(Threads REQUIRED)
 ht_unit_test(test_heap_api ${CMAKE_CURRENT_LIST_DIR}/test_heap_api.c)
+ht_unit_test(test_heap_lfh ${CMAKE_CURRENT_LIST_DIR}/test_heap_lfh.c)
 ht_unit_test(test_heap_threads ${CMAKE_CURRENT_LIST_DIR}/test_heap_threads.c)
 ht_unit_test(test_winheap ${CMAKE_CURRENT_LIST_DIR}/test_winheap.c)
 target_link_libraries(test_heap_threads PRIVATE Threads::Threads)

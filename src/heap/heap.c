@@ -386,12 +386,12 @@ static bool find_block(ht_heap *h, void *p, live_block *b, const char **what)
     b->p = p;
     if (s->kind == HT_SEGMENT_LFH) {
         ht_lfh_page *page = ht_lfh_page_at(p);
-        size_t i = ht_lfh_block_address(p) && page->span ? ht_lfh_index(page, p) : SIZE_MAX;
+        size_t i = page->span ? ht_lfh_index(page, p) : SIZE_MAX;
         if (i == SIZE_MAX || i >= page->bump) {
             *what = "not the start of a live block";
             return false;
         }
-        uint16_t *word = ht_lfh_state(p);
+        uint16_t *word = ht_lfh_state(p, page->shift);
         if (!(*word & HT_LFH_BUSY)) {
             *what = *word == HT_LFH_CACHED
                         ? "double free: the block is already free (resting in a lookaside or size-class cache)"
@@ -434,10 +434,10 @@ static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
     return ht_payload_of(b);
 }
 
-/* A size-class block of `capacity` handed out: busy, with its slack. */
-static inline void *hand_out_lfh(void *p, size_t capacity, size_t size)
+/* A size-class block of class c handed out: busy, with its slack. */
+static inline void *hand_out_lfh(void *p, size_t c, size_t capacity, size_t size)
 {
-    *ht_lfh_state(p) = (uint16_t)(HT_LFH_BUSY | (capacity - size));
+    *ht_lfh_state(p, ht_lfh_class_shift(c)) = (uint16_t)(HT_LFH_BUSY | (capacity - size));
     return p;
 }
 
@@ -484,15 +484,18 @@ static void *alloc_cached_main(ht_heap *h, size_t size)
     return hand_out(b, HT_STATE_BUSY_MAIN, size);
 }
 
-/* Whether p, the head of a cache's list, is a cached size-class block. The
- * list link that led to it may have been overwritten by a use after free:
- * a value outside the user address range (text, a small number) is caught
+/* The state word of p, the head of a cache's list, when p is a cached
+ * size-class block in a page of units of 2^shift bytes; NULL otherwise. The
+ * list link that led to it may have been overwritten by a use after free: a
+ * value outside the user address range (text, a small number) is caught
  * before it is followed, a pointer to anything but a cached block by its
  * state word. */
-static inline bool cached_block(const void *p)
+static inline uint16_t *cached_state(const void *p, unsigned shift)
 {
-    return ht_likely((uintptr_t)p - HT_GRANULE < ((uintptr_t)1 << 47) - HT_GRANULE &&
-                     *ht_lfh_state(p) == HT_LFH_CACHED);
+    if (ht_unlikely((uintptr_t)p - HT_GRANULE >= ((uintptr_t)1 << 47) - HT_GRANULE))
+        return NULL;
+    uint16_t *word = ht_lfh_state(p, shift);
+    return ht_likely(*word == HT_LFH_CACHED) ? word : NULL;
 }
 
 /* The cached paths of size-class blocks: this thread's lookaside, then its
@@ -505,14 +508,15 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
     size_t c = ht_size_class(size);
     ht_class_cache *cc = &hc->classes[c];
     void *p = cc->lookaside;
+    uint16_t *word;
     if (ht_likely(p != NULL)) {
-        if (!cached_block(p))
+        if (ht_unlikely((word = cached_state(p, cc->shift)) == NULL))
             return cached_block_damaged(h, p);
         cc->lookaside = *ht_link(p);
         cc->lookaside_room++;
         *source = MEMORY_FROM_LOOKASIDE;
     } else if ((p = cc->run) != NULL) {
-        if (!cached_block(p))
+        if (ht_unlikely((word = cached_state(p, cc->shift)) == NULL))
             return cached_block_damaged(h, p);
         cc->run = *ht_link(p);
         *source = MEMORY_FROM_LOWFRAG;
@@ -521,7 +525,8 @@ static inline void *alloc_cached(ht_heap *h, size_t size, uint32_t *source)
     }
     /* Up to 1 KiB a class's capacity is a shift of its index. */
     size_t capacity = size <= 1024 ? ((size_t)c + 1) * 16 : ht_class_capacity((unsigned)c);
-    return hand_out_lfh(p, capacity, size);
+    *word = (uint16_t)(HT_LFH_BUSY | (capacity - size));
+    return p;
 }
 
 static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
@@ -545,7 +550,7 @@ static void *alloc_locked_paths(ht_heap *h, size_t size, uint32_t *source)
                     hc->classes[c].run = *ht_link(list);
                 ht_heap_unlock_internal(h);
                 *source = MEMORY_FROM_LOWFRAG;
-                return hand_out_lfh(list, ht_class_capacity(c), size);
+                return hand_out_lfh(list, c, ht_class_capacity(c), size);
             }
         }
         bool grew;
@@ -811,12 +816,15 @@ static inline bool busy_block(ht_heap *h, void *p, live_block *b)
     if (ht_unlikely(s == NULL || s->heap != h))
         return false;
     if (ht_likely(s->kind == HT_SEGMENT_LFH)) {
-        uint16_t *word = ht_lfh_state(p);
-        if (ht_unlikely(!ht_lfh_block_address(p) || !(*word & HT_LFH_BUSY)))
+        ht_lfh_page *page = ht_lfh_page_in(s, p);
+        if (ht_unlikely(((uintptr_t)p & page->misalign) != 0))
+            return false;
+        uint16_t *word = ht_lfh_state(p, page->shift);
+        if (ht_unlikely(!(*word & HT_LFH_BUSY)))
             return false;
         b->state = HT_STATE_BUSY_LFH;
         b->word = word;
-        b->page = ht_lfh_page_at(p);
+        b->page = page;
         return true;
     }
     ht_block *header = ht_header_of(p);
@@ -839,10 +847,32 @@ static inline unsigned fast_class(const live_block *b)
 
 /* The common free: a live block of this heap into this thread's lookaside,
  * nobody recording. False: take the full path (which tells a bad pointer
- * from a block that only missed the cache). */
+ * from a block that only missed the cache). The two kinds of block take
+ * separate code: the size-class one is the common case. */
 static inline bool free_fast(ht_heap *h, void *p)
 {
-    live_block b;
+    ht_segment *s = ht_segmap_lookup(p);
+    if (ht_unlikely(s == NULL || s->heap != h))
+        return false;
+    if (ht_likely(s->kind == HT_SEGMENT_LFH)) {
+        ht_lfh_page *page = ht_lfh_page_in(s, p);
+        if (ht_unlikely(((uintptr_t)p & page->misalign) != 0))
+            return false;
+        uint16_t *word = ht_lfh_state(p, page->shift);
+        if (ht_unlikely(!(*word & HT_LFH_BUSY)))
+            return false;
+        ht_heap_cache *hc = cache_of(h);
+        if (ht_unlikely(hc == NULL || ht_heap_tracing()))
+            return false;
+        unsigned c = page->class_index;
+        ht_class_cache *cc = &hc->classes[c];
+        if (ht_unlikely(cc->lookaside_room == 0))
+            overflow_and_push_lfh(hc, c, word, p);
+        else
+            push_lfh(cc, word, p);
+        return true;
+    }
+    live_block b = {.header = NULL};
     if (!busy_block(h, p, &b))
         return false;
     ht_heap_cache *hc = cache_of(h);
@@ -850,17 +880,10 @@ static inline bool free_fast(ht_heap *h, void *p)
         return false;
     unsigned c = fast_class(&b);
     ht_class_cache *cc = &hc->classes[c];
-    if (ht_likely(b.state == HT_STATE_BUSY_LFH)) {
-        if (ht_unlikely(cc->lookaside_room == 0))
-            overflow_and_push_lfh(hc, c, b.word, p);
-        else
-            push_lfh(cc, b.word, p);
-    } else {
-        if (ht_unlikely(cc->lookaside_room == 0))
-            overflow_and_push_main(hc, c, b.header);
-        else
-            push_main(cc, b.header);
-    }
+    if (ht_unlikely(cc->lookaside_room == 0))
+        overflow_and_push_main(hc, c, b.header);
+    else
+        push_main(cc, b.header);
     return true;
 }
 
@@ -1120,10 +1143,11 @@ static int walk_lfh_from(ht_segment *s, unsigned slot, size_t index, ht_heap_ent
 {
     uint64_t used = ((ht_lfh_segment *)s)->used_slices;
     for (; slot < HT_LFH_SLICES; slot++, index = 0) {
-        ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
+        char *slice = (char *)s + (size_t)slot * HT_LFH_SLICE;
+        ht_lfh_page *page = &((ht_lfh_segment *)s)->pages[slot];
         if (((used >> slot) & 1) && index < page->bump) {
-            void *p = (char *)page + page->blocks_offset + index * page->block_bytes;
-            live_block b = {.p = p, .state = HT_STATE_BUSY_LFH, .word = ht_lfh_state(p), .page = page};
+            void *p = slice + page->blocks_offset + index * page->block_bytes;
+            live_block b = {.p = p, .state = HT_STATE_BUSY_LFH, .word = ht_lfh_state(p, page->shift), .page = page};
             return walk_block(s, &b, *b.word & HT_LFH_BUSY, e);
         }
     }
@@ -1152,7 +1176,7 @@ int ht_heap_walk(ht_heap *h, ht_heap_entry *e)
         if (!(e->flags & HT_HEAP_ENTRY_REGION)) {
             ht_lfh_page *page = ht_lfh_page_at(e->data);
             slot = (unsigned)(((uintptr_t)e->data & (HT_GRANULE - 1)) / HT_LFH_SLICE);
-            i = slot > 0 && ht_lfh_block_address(e->data) && page->span ? ht_lfh_index(page, e->data) : SIZE_MAX;
+            i = slot > 0 && page->span ? ht_lfh_index(page, e->data) : SIZE_MAX;
         }
         if (i == SIZE_MAX) {
             errno = EINVAL;

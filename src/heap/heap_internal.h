@@ -135,30 +135,36 @@ typedef struct ht_free_block {
 /* ---- the LFH ----------------------------------------------------------------
  * Size-class blocks live in LFH segments: one granule each, cut into 64 KiB
  * slices; the first slice holds the segment's header, every other slice can
- * be a page of one size class. A page has no per-block header. Its slice
- * starts with the page's descriptor, then one 16-bit state word for each 16
- * bytes of the slice, then the blocks (from HT_LFH_FIRST_BLOCK on): the state
- * of the block at p is the word at its slice's start plus (p's offset in the
- * slice) / 8. A free finds it with a mask and a shift, without the block's
- * class, a division or a load of the block's own cache line; the words of
- * the units inside blocks stay 0, which no block start has while it is live,
- * so that a pointer into the middle of a block is told from a block. The
- * state words of units below HT_LFH_FIRST_BLOCK would lie in the slice's
- * first kilobyte, which holds the descriptor instead. */
+ * be a page of one size class. A page has no per-block header. Its slice is
+ * cut into units of 2^shift bytes, the largest power of two (up to 256) that
+ * divides the class's capacity, and starts with one 16-bit state word per
+ * unit, then the blocks; the pages' descriptors are in the segment's first
+ * slice, one line each. The state of the block at p is the word at its
+ * slice's start plus 2 * (p's offset in the slice >> shift): a free finds it
+ * with a mask and two shifts, without a division or a load of the block's own
+ * cache line. The words of units that are not a block's start (inside a
+ * block, inside the words) stay 0, which no live block start has, so that a
+ * pointer into the middle of a block is told from a block. A larger unit
+ * means fewer words: 8 KiB of them at 16-byte units, 512 bytes at 256. */
 #define HT_LFH_SLICE ((size_t)64 << 10)
 #define HT_LFH_SLICES ((unsigned)(HT_GRANULE / HT_LFH_SLICE))
-#define HT_LFH_FIRST_BLOCK ((size_t)HT_LFH_SLICE / 8) /* past the state words */
+#define HT_LFH_MAX_SHIFT 8u
 
 /* A block's state word: busy with its slack (capacity - requested size) in
  * the low bits, cached (in a thread's lookaside or run, or a bin's batch), or
- * free in its page (never handed out yet, or given back); units inside a
- * block always read free. */
+ * free in its page (never handed out yet, or given back); units that are not
+ * a block's start always read free. */
 #define HT_LFH_BUSY 0x8000u
 #define HT_LFH_CACHED 1u
 #define HT_LFH_FREE 0u
 
 typedef struct ht_lfh_page {
-    uint32_t blocks_offset; /* of the first block in the slice */
+    /* Address bits a block start never has: 2^shift - 1, or every bit while
+     * the slice holds no page (so that no address of it passes). */
+    uint32_t misalign;
+    uint16_t blocks_offset; /* of the first block in the slice: the state words' size */
+    uint8_t shift;
+    uint8_t on_list;
     uint32_t span;          /* capacity * block_bytes; 0 while the slice holds no page */
     uint32_t block_bytes;   /* the class's capacity */
     uint32_t reciprocal;    /* ceil(2^32 / block_bytes): offset / block_bytes as a multiply */
@@ -166,41 +172,54 @@ typedef struct ht_lfh_page {
     uint32_t capacity;      /* blocks the page holds */
     uint32_t bump;          /* blocks cut so far (the others were never handed out) */
     uint32_t used;          /* blocks out of the page (live or cached) */
-    uint32_t on_list;
     void *free;             /* blocks given back to the page (LIFO, linked through their first word) */
     struct ht_lfh_page *next, *prev; /* the bin's list of pages with room */
-} ht_lfh_page;
+} __attribute__((aligned(64))) ht_lfh_page;
+
+_Static_assert(sizeof(ht_lfh_page) == 64, "a page descriptor is one cache line");
 
 typedef struct ht_lfh_segment {
     ht_segment base;
-    uint64_t used_slices; /* bit i: slice i is a page (bit 0, the header's, always set) */
+    uint64_t used_slices;  /* bit i: slice i is a page (bit 0, the header's, always set) */
+    uint64_t dirty_slices; /* bit i: slice i was a page once: its state words need clearing */
     struct ht_lfh_segment *next_room, *prev_room; /* the heap's LFH segments with a free slice */
     uint32_t on_room_list;
+    ht_lfh_page pages[HT_LFH_SLICES]; /* one per slice; [0], the header's, never a page */
 } ht_lfh_segment;
 
-/* Both headers stay clear of the state words the blocks use. */
-_Static_assert(sizeof(ht_lfh_page) <= HT_LFH_FIRST_BLOCK / 8, "a page descriptor fits before the state words");
-_Static_assert(sizeof(ht_lfh_segment) <= HT_LFH_FIRST_BLOCK / 8, "the segment header fits before the state words");
+_Static_assert(sizeof(ht_lfh_segment) <= HT_LFH_SLICE, "the LFH segment header fits its first slice");
 
-/* The page of an address in an LFH slice. */
+/* The unit of class c's pages: capacities up to 1 KiB are multiples of 16,
+ * larger ones of 256. */
+static inline unsigned ht_lfh_class_shift(size_t c)
+{
+    unsigned s = 4u + (unsigned)__builtin_ctzll((unsigned long long)c + 1);
+    return c >= 64 || s > HT_LFH_MAX_SHIFT ? HT_LFH_MAX_SHIFT : s;
+}
+
+/* The descriptor of the slice an address of LFH segment s falls in. */
+static inline ht_lfh_page *ht_lfh_page_in(ht_segment *s, const void *p)
+{
+    return &((ht_lfh_segment *)s)->pages[((uintptr_t)p / HT_LFH_SLICE) % HT_LFH_SLICES];
+}
+
 static inline ht_lfh_page *ht_lfh_page_at(const void *p)
 {
-    return (ht_lfh_page *)((uintptr_t)p & ~(uintptr_t)(HT_LFH_SLICE - 1));
+    return ht_lfh_page_in((ht_segment *)((uintptr_t)p & ~(uintptr_t)(HT_GRANULE - 1)), p);
 }
 
-/* Whether p may be a block of an LFH slice: 16-byte aligned and past the
- * state words. Only then does ht_lfh_state give a block's word. */
-static inline bool ht_lfh_block_address(const void *p)
+/* The slice a descriptor describes. */
+static inline char *ht_lfh_slice(const ht_lfh_page *page)
 {
-    uintptr_t off = (uintptr_t)p & (HT_LFH_SLICE - 1);
-    return (off & 15) == 0 && off >= HT_LFH_FIRST_BLOCK;
+    ht_lfh_segment *s = (ht_lfh_segment *)((uintptr_t)page & ~(uintptr_t)(HT_GRANULE - 1));
+    return (char *)s + (size_t)(page - s->pages) * HT_LFH_SLICE;
 }
 
-/* The state word of the 16-byte unit at p: a mask and a shift. */
-static inline uint16_t *ht_lfh_state(const void *p)
+/* The state word of the unit at p in a slice of units of 2^shift bytes. */
+static inline uint16_t *ht_lfh_state(const void *p, unsigned shift)
 {
     uintptr_t a = (uintptr_t)p;
-    return (uint16_t *)((a & ~(uintptr_t)(HT_LFH_SLICE - 1)) | ((a & (HT_LFH_SLICE - 1)) >> 3));
+    return (uint16_t *)((a & ~(uintptr_t)(HT_LFH_SLICE - 1)) | (((a & (HT_LFH_SLICE - 1)) >> shift) << 1));
 }
 
 /* The index of block p in its page, or SIZE_MAX when p is not the start of
@@ -274,6 +293,7 @@ typedef struct ht_class_cache {
      * less the blocks its two lists hold, so that a free tests one word. A
      * run ends where it ends. */
     uint32_t lookaside_room;
+    uint32_t shift; /* ht_lfh_class_shift of the class: where a popped block's state word is */
 } __attribute__((aligned(32))) ht_class_cache; /* 32 bytes: the fast paths index by a shift */
 
 typedef struct ht_heap_cache {

@@ -14,6 +14,8 @@
  * process with a message instead of handing out a wild pointer. Heap lock
  * held throughout. */
 
+#include <string.h>
+
 #include "heap/heap_internal.h"
 #include "heap/trace.h"
 
@@ -53,6 +55,8 @@ static ht_lfh_segment *new_segment(ht_heap *h)
     s->base.permanent = 0;
     s->base.heap = h;
     s->used_slices = 1;
+    for (unsigned slot = 0; slot < HT_LFH_SLICES; slot++)
+        s->pages[slot].misalign = UINT32_MAX; /* no page yet: no address passes */
     if (!ht_segmap_register(&s->base)) {
         ht_pages_unmap(s, HT_GRANULE);
         return NULL;
@@ -79,12 +83,9 @@ static ht_lfh_segment *segment_of_page(ht_lfh_page *page)
     return (ht_lfh_segment *)((uintptr_t)page & ~(uintptr_t)(HT_GRANULE - 1));
 }
 
-static unsigned slot_of(ht_lfh_page *page)
-{
-    return (unsigned)(((uintptr_t)page & (HT_GRANULE - 1)) / HT_LFH_SLICE);
-}
+static unsigned slot_of(ht_lfh_page *page) { return (unsigned)(page - segment_of_page(page)->pages); }
 
-static char *page_blocks(ht_lfh_page *page) { return (char *)page + page->blocks_offset; }
+static char *page_blocks(ht_lfh_page *page) { return ht_lfh_slice(page) + page->blocks_offset; }
 
 static void list_add(ht_lfh_bin *bin, ht_lfh_page *page)
 {
@@ -107,9 +108,9 @@ static void list_remove(ht_lfh_bin *bin, ht_lfh_page *page)
     page->on_list = 0;
 }
 
-/* A page in a free slice. Its state words read free already: a fresh
- * mapping is zero, and a page leaves its slice only when all its blocks are
- * back (release_page). */
+/* A page in a free slice. A fresh slice reads zero; one that held a page
+ * before (perhaps of another unit) has its state words cleared, so that
+ * only block starts ever read anything but free. */
 static ht_lfh_page *new_page(ht_heap *h, unsigned c)
 {
     ht_lfh_segment *s = h->lfh_room;
@@ -119,10 +120,17 @@ static ht_lfh_page *new_page(ht_heap *h, unsigned c)
     s->used_slices |= 1ull << slot;
     if (s->used_slices == ~0ull)
         room_remove(h, s);
-    size_t bytes = ht_class_capacity(c);
-    uint32_t capacity = (uint32_t)((HT_LFH_SLICE - HT_LFH_FIRST_BLOCK) / bytes);
-    ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
-    *page = (ht_lfh_page){.blocks_offset = (uint32_t)HT_LFH_FIRST_BLOCK,
+    char *slice = (char *)s + (size_t)slot * HT_LFH_SLICE;
+    unsigned shift = ht_lfh_class_shift(c);
+    size_t bytes = ht_class_capacity(c), words = 2 * (HT_LFH_SLICE >> shift);
+    if (s->dirty_slices & (1ull << slot))
+        memset(slice, 0, words);
+    s->dirty_slices |= 1ull << slot;
+    uint32_t capacity = (uint32_t)((HT_LFH_SLICE - words) / bytes);
+    ht_lfh_page *page = &s->pages[slot];
+    *page = (ht_lfh_page){.misalign = (1u << shift) - 1,
+                          .blocks_offset = (uint16_t)words,
+                          .shift = (uint8_t)shift,
                           .span = (uint32_t)(capacity * bytes),
                           .block_bytes = (uint32_t)bytes,
                           .reciprocal = (uint32_t)(((1ull << 32) + bytes - 1) / bytes),
@@ -140,6 +148,7 @@ static void release_page(ht_heap *h, ht_lfh_bin *bin, ht_lfh_page *page)
         list_remove(bin, page);
     ht_lfh_segment *s = segment_of_page(page);
     page->span = 0;
+    page->misalign = UINT32_MAX;
     s->used_slices &= ~(1ull << slot_of(page));
     if (!s->on_room_list)
         room_add(h, s);
@@ -153,10 +162,10 @@ static void release_page(ht_heap *h, ht_lfh_bin *bin, ht_lfh_page *page)
 static uint16_t *listed_block(ht_heap *h, void *b, unsigned expect, ht_lfh_page **page)
 {
     ht_segment *s = ht_segmap_lookup(b);
-    if (!s || s->heap != h || s->kind != HT_SEGMENT_LFH || !ht_lfh_block_address(b) ||
-        ht_lfh_index(*page = ht_lfh_page_at(b), b) == SIZE_MAX || *ht_lfh_state(b) != expect)
+    if (!s || s->heap != h || s->kind != HT_SEGMENT_LFH || (*page = ht_lfh_page_in(s, b))->span == 0 ||
+        ht_lfh_index(*page, b) == SIZE_MAX || *ht_lfh_state(b, (*page)->shift) != expect)
         ht_heap_corrupt(h, b, "a freed block was written to after its free (list link damaged)");
-    return ht_lfh_state(b);
+    return ht_lfh_state(b, (*page)->shift);
 }
 
 unsigned ht_lfh_take(ht_heap *h, unsigned c, void **list, unsigned want)
@@ -192,7 +201,7 @@ unsigned ht_lfh_take(ht_heap *h, unsigned c, void **list, unsigned want)
         char *first = page_blocks(page) + (size_t)page->bump * bytes;
         for (char *at = first + fresh * bytes; at > first;) {
             at -= bytes;
-            *ht_lfh_state(at) = HT_LFH_CACHED;
+            *ht_lfh_state(at, page->shift) = HT_LFH_CACHED;
             *ht_link(at) = head;
             head = at;
         }
@@ -215,9 +224,10 @@ void *ht_lfh_give_run(ht_heap *h, void *first, unsigned *budget)
     void *last = first, *next = *ht_link(first);
     unsigned n = 1;
     while (n < *budget && next != NULL && ht_lfh_page_at(next) == page) {
-        if (ht_lfh_index(page, next) == SIZE_MAX || *ht_lfh_state(next) != HT_LFH_CACHED)
+        uint16_t *state = ht_lfh_state(next, page->shift);
+        if (ht_lfh_index(page, next) == SIZE_MAX || *state != HT_LFH_CACHED)
             ht_heap_corrupt(h, next, "a freed block was written to after its free (list link damaged)");
-        *ht_lfh_state(next) = HT_LFH_FREE;
+        *state = HT_LFH_FREE;
         last = next;
         next = *ht_link(next);
         n++;
@@ -244,7 +254,7 @@ void ht_lfh_give_list(ht_heap *h, void *list)
 
 void ht_lfh_free(ht_heap *h, void *p)
 {
-    *ht_lfh_state(p) = HT_LFH_CACHED;
+    *ht_lfh_state(p, ht_lfh_page_at(p)->shift) = HT_LFH_CACHED;
     *ht_link(p) = NULL;
     ht_lfh_give_list(h, p);
 }
@@ -312,26 +322,28 @@ static bool check_page(ht_lfh_page *page, const char **what, const void **where)
 {
     *where = page;
     size_t bytes = page->class_index < HT_CLASS_COUNT ? ht_class_capacity(page->class_index) : 0;
-    if (!bytes || page->block_bytes != bytes || page->blocks_offset != HT_LFH_FIRST_BLOCK ||
-        page->capacity != (HT_LFH_SLICE - HT_LFH_FIRST_BLOCK) / bytes ||
+    unsigned shift = bytes ? ht_lfh_class_shift(page->class_index) : 0;
+    size_t words = 2 * (HT_LFH_SLICE >> shift);
+    if (!bytes || page->block_bytes != bytes || page->shift != shift || page->misalign != (1u << shift) - 1 ||
+        page->blocks_offset != words || page->capacity != (HT_LFH_SLICE - words) / bytes ||
         page->span != page->capacity * bytes || page->bump > page->capacity || page->used > page->bump) {
         *what = "size-class page descriptor damaged";
         return false;
     }
     /* Every unit's word: a block start's must be a state (free past the
      * bump), any other must be 0. */
-    char *blocks = page_blocks(page);
+    char *slice = ht_lfh_slice(page), *blocks = page_blocks(page);
     unsigned out = 0;
-    for (char *at = blocks; at < (char *)page + HT_LFH_SLICE; at += 16) {
-        size_t i = (size_t)(at - blocks) / bytes;
-        bool start = at < blocks + page->span && (size_t)(at - blocks) % bytes == 0;
-        uint16_t w = *ht_lfh_state(at);
-        bool ok = !start || i >= page->bump ? w == HT_LFH_FREE
-                  : w & HT_LFH_BUSY         ? (w & ~HT_LFH_BUSY) <= bytes
-                                            : w == HT_LFH_FREE || w == HT_LFH_CACHED;
+    for (char *at = slice; at < slice + HT_LFH_SLICE; at += (size_t)1 << shift) {
+        size_t off = (size_t)(at - blocks);
+        bool start = at >= blocks && off < page->span && off % bytes == 0;
+        uint16_t w = *ht_lfh_state(at, shift);
+        bool ok = !start || off / bytes >= page->bump ? w == HT_LFH_FREE
+                  : w & HT_LFH_BUSY                  ? (w & ~HT_LFH_BUSY) <= bytes
+                                                     : w == HT_LFH_FREE || w == HT_LFH_CACHED;
         if (!ok) {
             *what = "size-class block state damaged";
-            *where = start ? (const void *)at : (const void *)ht_lfh_state(at);
+            *where = start ? (const void *)at : (const void *)ht_lfh_state(at, shift);
             return false;
         }
         out += start && w != HT_LFH_FREE;
@@ -339,7 +351,8 @@ static bool check_page(ht_lfh_page *page, const char **what, const void **where)
     unsigned listed = 0;
     for (void *b = page->free; b; b = *ht_link(b)) {
         size_t i = ht_lfh_page_at(b) == page ? ht_lfh_index(page, b) : SIZE_MAX;
-        if (i == SIZE_MAX || i >= page->bump || *ht_lfh_state(b) != HT_LFH_FREE || ++listed > page->bump) {
+        if (i == SIZE_MAX || i >= page->bump || *ht_lfh_state(b, shift) != HT_LFH_FREE ||
+            ++listed > page->bump) {
             *what = "size-class free list damaged";
             *where = b;
             return false;
@@ -362,8 +375,7 @@ bool ht_lfh_check_segment(ht_lfh_segment *s, const char **what, const void **whe
     for (unsigned slot = 1; slot < HT_LFH_SLICES; slot++) {
         if (!((s->used_slices >> slot) & 1))
             continue;
-        ht_lfh_page *page = (ht_lfh_page *)((char *)s + (size_t)slot * HT_LFH_SLICE);
-        if (!check_page(page, what, where))
+        if (!check_page(&s->pages[slot], what, where))
             return false;
     }
     return true;

@@ -227,8 +227,10 @@ ht_heap_cache *ht_cache_attach(ht_heap *h)
     if (!ht_cache_flush(hc, false)) /* another heap used the slot */
         return NULL;
     memset(hc->classes, 0, sizeof hc->classes);
-    for (unsigned c = 0; c < HT_CLASS_COUNT; c++)
+    for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
         hc->classes[c].lookaside_room = ht_lookaside_limits[c];
+        hc->classes[c].shift = ht_lfh_class_shift(c);
+    }
     hc->heap = h;
     hc->serial = h->serial;
     return hc;

@@ -80,15 +80,16 @@ static void test_block_index_is_exact(void **state)
 {
     (void)state;
     for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
-        size_t bytes = ht_class_capacity(c);
-        ht_lfh_page page = {.blocks_offset = (uint32_t)HT_LFH_FIRST_BLOCK,
+        size_t bytes = ht_class_capacity(c), first = 2 * (HT_LFH_SLICE >> ht_lfh_class_shift(c));
+        assert_int_equal(bytes % ((size_t)1 << ht_lfh_class_shift(c)), 0); /* blocks start on units */
+        ht_lfh_page page = {.blocks_offset = (uint16_t)first,
                             .block_bytes = (uint32_t)bytes,
-                            .span = (uint32_t)((HT_LFH_SLICE - HT_LFH_FIRST_BLOCK) / bytes * bytes),
+                            .span = (uint32_t)((HT_LFH_SLICE - first) / bytes * bytes),
                             .reciprocal = (uint32_t)(((1ull << 32) + bytes - 1) / bytes)};
         for (size_t off = 0; off < HT_LFH_SLICE; off += 16) {
             char *p = (char *)(uintptr_t)0x7f0000000000ull + off;
-            size_t rel = off - HT_LFH_FIRST_BLOCK;
-            size_t want = off >= HT_LFH_FIRST_BLOCK && rel < page.span && rel % bytes == 0 ? rel / bytes : SIZE_MAX;
+            size_t rel = off - first;
+            size_t want = off >= first && rel < page.span && rel % bytes == 0 ? rel / bytes : SIZE_MAX;
             if (ht_lfh_index(&page, p) != want)
                 fail_msg("class %u (%zu bytes), offset %zu: index %zu, want %zu", c, bytes, off,
                          ht_lfh_index(&page, p), want);
@@ -161,11 +162,11 @@ static void test_compact_gives_back_empty_segments(void **state)
     ht_heap_destroy(h);
 }
 
-/* The state word of p's 16-byte unit, where a stray write would land. */
-static uint16_t *state_word(void *p)
+/* The state word of p's unit in its page (p is in a page of `size`-byte
+ * blocks), where a stray write would land. */
+static uint16_t *state_word(void *p, size_t size)
 {
-    uintptr_t a = (uintptr_t)p;
-    return (uint16_t *)((a & ~(uintptr_t)0xffff) | ((a & 0xffff) >> 3));
+    return ht_lfh_state(p, ht_lfh_class_shift(ht_size_class(size)));
 }
 
 /* ---- bad pointers -------------------------------------------------------------- */
@@ -198,7 +199,7 @@ static void double_free_in_page(void *arg)
     for (int i = 0; i < N; i++)
         ht_heap_free(h, 0, blocks[i]);
     for (int i = 0; i < N; i++)
-        if (ht_segmap_lookup(blocks[i])->kind == HT_SEGMENT_LFH && *state_word(blocks[i]) == HT_LFH_FREE)
+        if (ht_segmap_lookup(blocks[i])->kind == HT_SEGMENT_LFH && *state_word(blocks[i], 64) == HT_LFH_FREE)
             ht_heap_free(h, 0, blocks[i]);
 }
 
@@ -259,13 +260,13 @@ static void test_validate_finds_damaged_states(void **state)
     (void)state;
     uint32_t silent = HT_HEAP_ON_ERROR_SILENT;
     /* A block start's word turned to garbage, and a unit inside a block
-     * that claims to be a busy block. */
+     * that claims to be a busy block (48-byte blocks: 16-byte units). */
     for (int inside = 0; inside < 2; inside++) {
-        ht_heap *h = heap_with_lfh(64);
+        ht_heap *h = heap_with_lfh(48);
         ht_heap_set(h, HT_HEAP_ERROR_POLICY_INFORMATION, &silent, sizeof silent);
-        char *p = lfh_block(h, 64);
+        char *p = lfh_block(h, 48);
         assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
-        uint16_t *w = state_word(inside ? p + 16 : p);
+        uint16_t *w = state_word(inside ? p + 16 : p, 48);
         uint16_t saved = *w;
         *w = inside ? 0x8000 : 0x7777;
         assert_int_equal(ht_heap_validate(h, 0, NULL), 0);

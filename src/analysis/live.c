@@ -13,9 +13,9 @@
  * miss per lookup on 4 KiB pages: large ones live in a mapping of their own
  * that asks for huge pages. Its address range is reserved ahead, RESERVE
  * times its first size with nothing committed, so that the array grows where
- * it is. Its resize places the entries anew inside the same array (place_all),
- * and only the half a growth adds is fresh memory; that half is made usable
- * and touched a huge page at a time while the table fills towards its next
+ * it is. Its resize places the entries anew inside the same array, and only
+ * the half a growth adds is fresh memory; that half is made usable and
+ * touched a huge page at a time while the table fills towards its next
  * growth (prepare_growth). First touches were most of a resize's cost in the
  * recorder's collector: zeroing a fresh 64 MiB array stopped it for tens of
  * milliseconds, and the traced program waited for room as long
@@ -24,6 +24,18 @@
 #define MAPPED_BYTES (2 * HUGE_PAGE)
 #define RESERVE 16
 #define TOUCH_STEP ((size_t)4096)
+
+/* A mapped array's resize is spread over the operations that follow it
+ * (the placing below): each insert and removal first visits the next
+ * VISIT_STEP slots of the size being left, and places the entries it finds
+ * there. Placing 1.3 M entries in one go stopped the recorder's collector
+ * for 20-30 ms, and the traced program waited for room in its ring as long;
+ * a step takes about a microsecond. A resize from C slots is over after
+ * C / VISIT_STEP operations, before the next one can be due: a doubling
+ * (at 5C/8 entries) is 3C/8 removals from the new size's shrink threshold
+ * and 5C/8 inserts from its growth; a halving (at C/8) is C/16 removals
+ * from the next halving and 3C/16 inserts from a growth. */
+#define VISIT_STEP 64
 
 static size_t slot_bytes(size_t capacity) { return capacity * sizeof(ht_live_slot); }
 
@@ -69,14 +81,22 @@ static size_t next_touch_at(const ht_live *t)
  * capacity: grow when an insert would make the slots more than five eighths
  * full, shrink when fewer than an eighth stay used (never below the
  * smallest capacity). The block at address 0 counts in count, not in the
- * slots. */
+ * slots. While a resize is under way every operation takes its next step. */
 static void set_limits(ht_live *t)
 {
     size_t capacity = ht_live_capacity(t), zero = (size_t)t->has_zero;
     t->grow_at = capacity ? capacity / 8 * 5 + zero : 0;
     t->shrink_below = capacity > MIN_CAPACITY ? capacity / 8 + zero : 0;
+    if (t->placed) {
+        t->insert_work_at = 0;
+        t->remove_work_at = SIZE_MAX;
+        return;
+    }
     size_t touch = next_touch_at(t);
-    t->work_at = touch != SIZE_MAX && touch + zero < t->grow_at ? touch + zero : t->grow_at;
+    t->insert_work_at = touch != SIZE_MAX && touch + zero < t->grow_at ? touch + zero : t->grow_at;
+    /* The inline path compares before it removes: a removal that may leave
+     * fewer than shrink_below is one made at shrink_below or below. */
+    t->remove_work_at = t->slots ? t->shrink_below : SIZE_MAX;
 }
 
 void ht_live_destroy(ht_live *t)
@@ -85,6 +105,7 @@ void ht_live_destroy(ht_live *t)
         munmap(t->slots, t->reserved);
     else
         free(t->slots);
+    free(t->placed);
     ht_live_init(t);
 }
 
@@ -97,60 +118,231 @@ static void set_geometry(ht_live *t, size_t capacity)
     t->shift = shift;
 }
 
-static inline bool is_placed(const uint64_t *placed, size_t i)
+/* ---- a resize under way ----
+ *
+ * The table's geometry is already the new size's; the entries not yet
+ * placed at it sit where the old size put them. Each slot's bit in
+ * `placed` tells the two kinds apart:
+ *
+ * - a placed entry sits at its new home or after it, and every slot from
+ *   its home to it holds a placed entry: it never moves again for this
+ *   resize, and once all are placed the array is a table filled by inserts
+ *   at the new size;
+ * - an unplaced entry sits below `unvisited`, at its old home or after it
+ *   (old geometry), and every slot from its old home to it holds an entry
+ *   (of either kind); none of these runs wraps around the old array's end
+ *   (the resize places the run at slot 0 first) or reaches `unvisited`.
+ *
+ * A lookup probes the new geometry, then the old one when the key's old
+ * home is below `unvisited`. An insert places its entry; where that takes
+ * the slot of an unplaced entry, that one is placed next (place). A removal
+ * shifts back the placed entries that follow the hole in the new geometry,
+ * up to the first slot not holding one (no placed entry beyond it has its
+ * home before it), then the unplaced ones in the old geometry: the last
+ * hole is on no entry's run. The visits go from the top down whether the
+ * table grows or shrinks: a visited slot is on no unplaced entry's run.
+ *
+ * Doubling from the top, an entry lands near twice its slot, where the
+ * visits have passed and only placed entries are: few are taken out of the
+ * way (from the bottom nearly every entry displaced another, each a cache
+ * miss). Halving, it lands near half its slot, below the visits, among
+ * unplaced entries of a table an eighth full. */
+
+static inline bool is_placed(const ht_live *t, size_t i)
 {
-    return placed[i / 64] >> (i % 64) & 1;
+    return t->placed[i / 64] >> (i % 64) & 1;
 }
 
-/* Take the entry at slot i out and place it, and each entry it displaces. */
-static void place_from(ht_live *t, size_t i, uint64_t *placed)
+static inline void mark_placed(ht_live *t, size_t i)
+{
+    t->placed[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static inline void clear_placed(ht_live *t, size_t i)
+{
+    t->placed[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+static inline size_t old_home(const ht_live *t, uint64_t address)
+{
+    return ht_live_place_(address, t->old_shift, t->old_mask);
+}
+
+/* Place `moving` (not in the array) at the new size, starting at slot j,
+ * its home there, and each unplaced entry it displaces. */
+static void place(ht_live *t, ht_live_slot moving, size_t j)
 {
     ht_live_slot *slots = t->slots;
     size_t mask = t->mask;
-    unsigned shift = t->shift;
-    ht_live_slot moving = slots[i];
-    slots[i].key = 0;
     for (;;) {
-        size_t j = ht_live_place_(moving.key, shift, mask);
-        while (slots[j].key && is_placed(placed, j))
+        while (slots[j].key && is_placed(t, j))
             j = (j + 1) & mask;
         ht_live_slot there = slots[j];
         slots[j] = moving;
-        placed[j / 64] |= (uint64_t)1 << (j % 64);
+        mark_placed(t, j);
         if (!there.key)
             return;
         moving = there;
+        j = ht_live_home_(t, moving.key);
     }
 }
 
-/* Place every entry of slots[0, span) where the table's geometry (already
- * set; the array holds at least capacity and span slots) wants it, inside
- * the same array. Entries placed anew are marked in `placed` (a bit per
- * slot); an entry not yet placed that sits where another one goes is taken
- * out and placed next. A placed entry never moves again, so every slot
- * between an entry's home and where it lands holds a placed entry for good:
- * the probe runs are those of a table filled by inserts.
- *
- * The order of the visits: a block's home at twice the capacity is within
- * a page run (256 slots) of twice its home before, and at half the capacity
- * of half of it. Visited from the top when the table doubles and from the
- * bottom when it halves, nearly every entry lands where the visits have
- * already passed: the writes follow the reads through the array, and few
- * entries are taken out of the way (visited from the bottom, a doubling
- * took out an entry for nearly every one it placed, each a cache miss). */
-static void place_all(ht_live *t, size_t span, uint64_t *placed)
+/* Take the unplaced entry at slot i, whose new home is `home`, out and
+ * place it. */
+static void place_from(ht_live *t, size_t i, size_t home)
 {
-    const ht_live_slot *slots = t->slots;
-    size_t capacity = t->mask + 1;
-    if (capacity > span) {
-        for (size_t i = span; i-- > 0;)
-            if (slots[i].key && !is_placed(placed, i))
-                place_from(t, i, placed);
-    } else {
-        for (size_t i = 0; i < span; i++)
-            if (slots[i].key && (i >= capacity || !is_placed(placed, i)))
-                place_from(t, i, placed);
+    ht_live_slot moving = t->slots[i];
+    t->slots[i].key = 0;
+    place(t, moving, home);
+}
+
+/* The old slot of an unplaced entry at address, or SIZE_MAX. */
+static size_t unplaced_slot(const ht_live *t, uint64_t address)
+{
+    size_t i = old_home(t, address);
+    for (; i < t->unvisited && t->slots[i].key; i++)
+        if (t->slots[i].key == address)
+            return i;
+    return SIZE_MAX;
+}
+
+const ht_live_block *ht_live_find_unplaced_(const ht_live *t, uint64_t address)
+{
+    size_t i = unplaced_slot(t, address);
+    return i != SIZE_MAX ? &t->slots[i].block : NULL;
+}
+
+/* The slot of address during a resize, or SIZE_MAX. Both probes may miss
+ * the caches: the second one's is started first. */
+static size_t moving_slot(const ht_live *t, uint64_t address)
+{
+    __builtin_prefetch(&t->slots[old_home(t, address)]);
+    size_t i = ht_live_slot_(t, address);
+    return t->slots[i].key ? i : unplaced_slot(t, address);
+}
+
+/* Fill the hole at i (its bit clear) with the placed entries after it whose
+ * runs pass it. Returns the hole left: on no placed entry's run. */
+static size_t shift_back_placed(ht_live *t, size_t i)
+{
+    ht_live_slot *slots = t->slots;
+    size_t mask = t->mask, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!slots[j].key || !is_placed(t, j))
+            return i;
+        size_t home = ht_live_home_(t, slots[j].key);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            slots[i] = slots[j];
+            mark_placed(t, i);
+            clear_placed(t, j);
+            i = j;
+        }
     }
+}
+
+/* Fill the hole at i (below unvisited, its bit clear, on no placed entry's
+ * run) with the unplaced entries after it whose old runs pass it. Returns
+ * the hole left: on no entry's run. */
+static size_t shift_back_unplaced(ht_live *t, size_t i)
+{
+    ht_live_slot *slots = t->slots;
+    for (size_t j = i + 1; j < t->unvisited && slots[j].key; j++) {
+        if (!is_placed(t, j) && old_home(t, slots[j].key) <= i) {
+            slots[i] = slots[j];
+            i = j;
+        }
+    }
+    return i;
+}
+
+static int insert_moving(ht_live *t, uint64_t address, const ht_live_block *block,
+                         ht_live_block *replaced)
+{
+    size_t i = moving_slot(t, address);
+    if (i != SIZE_MAX) {
+        if (replaced)
+            *replaced = t->slots[i].block;
+        t->bytes += block->size - t->slots[i].block.size;
+        t->slots[i].block = *block;
+        return 0;
+    }
+    place(t, (ht_live_slot){.key = address, .block = *block}, ht_live_home_(t, address));
+    t->count++;
+    t->bytes += block->size;
+    return 1;
+}
+
+static int remove_moving(ht_live *t, uint64_t address, ht_live_block *removed)
+{
+    size_t i = moving_slot(t, address);
+    if (i == SIZE_MAX)
+        return 0;
+    if (removed)
+        *removed = t->slots[i].block;
+    t->bytes -= t->slots[i].block.size;
+    t->count--;
+    if (is_placed(t, i)) {
+        clear_placed(t, i);
+        i = shift_back_placed(t, i);
+    }
+    if (i < t->unvisited)
+        i = shift_back_unplaced(t, i);
+    t->slots[i].key = 0;
+    return 1;
+}
+
+/* Give back a mapped array's slots from `capacity` on (all empty). */
+static void trim_array(ht_live *t, size_t capacity, size_t old_capacity)
+{
+    /* Usable up to the end of the added half once its touches began; given
+     * back in whole pages. */
+    size_t end = slot_bytes(old_capacity) * (t->ready ? 2 : 1);
+    size_t from = (slot_bytes(capacity) + TOUCH_STEP - 1) & ~(TOUCH_STEP - 1);
+    if (from < end) {
+        madvise((char *)t->slots + from, end - from, MADV_DONTNEED);
+        mprotect((char *)t->slots + from, end - from, PROT_NONE);
+    }
+    t->ready = 0;
+}
+
+/* The next VISIT_STEP slots of the resize under way; the last ends it.
+ * The entries to place are found first, and the slots they land in loaded
+ * together: the steps come between other operations, whose misses break
+ * the stream the hardware follows through a resize done in one go, and
+ * with each landing slot loaded only when its entry was placed a step took
+ * twice as long. A placing may take the slot of an entry found after it. */
+static void visit(ht_live *t)
+{
+    ht_live_slot *slots = t->slots;
+    const uint64_t *placed = t->placed;
+    size_t i = t->unvisited, end = i > VISIT_STEP ? i - VISIT_STEP : 0;
+    size_t found[VISIT_STEP], homes[VISIT_STEP], n = 0;
+    for (const ht_live_slot *s = slots + i; s-- > slots + end;) {
+        if (s->key) {
+            size_t at = (size_t)(s - slots);
+            if (!(placed[at / 64] >> (at % 64) & 1)) {
+                size_t home = ht_live_home_(t, s->key);
+                __builtin_prefetch(&slots[home], 1);
+                found[n] = at;
+                homes[n++] = home;
+            }
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!is_placed(t, found[k]))
+            place_from(t, found[k], homes[k]);
+    t->unvisited = end;
+    if (end)
+        return;
+    size_t capacity = t->mask + 1, old_capacity = t->old_mask + 1;
+    free(t->placed);
+    t->placed = NULL;
+    t->old_mask = 0;
+    t->old_shift = 0;
+    if (capacity < old_capacity)
+        trim_array(t, capacity, old_capacity);
+    set_limits(t);
 }
 
 /* Make a mapped array (or one about to be) hold `capacity` slots, the new
@@ -183,18 +375,36 @@ static int extend_array(ht_live *t, size_t capacity)
     return 0;
 }
 
-/* Give back a mapped array's slots from `capacity` on (all empty). */
-static void trim_array(ht_live *t, size_t capacity, size_t old_capacity)
+/* Start resizing a mapped array (or one about to be) to `capacity`: the
+ * operations that follow do the placing. Returns 0, or -1 with the table
+ * unchanged when memory ran out. */
+static int start_resize(ht_live *t, size_t capacity)
 {
-    /* Usable up to the end of the added half once its touches began; given
-     * back in whole pages. */
-    size_t end = slot_bytes(old_capacity) * (t->ready ? 2 : 1);
-    size_t from = (slot_bytes(capacity) + TOUCH_STEP - 1) & ~(TOUCH_STEP - 1);
-    if (from < end) {
-        madvise((char *)t->slots + from, end - from, MADV_DONTNEED);
-        mprotect((char *)t->slots + from, end - from, PROT_NONE);
+    size_t old_capacity = ht_live_capacity(t);
+    size_t span = capacity > old_capacity ? capacity : old_capacity;
+    uint64_t *placed = calloc((span + 63) / 64, sizeof *placed);
+    if (!placed)
+        return -1;
+    if (capacity > old_capacity && extend_array(t, capacity) < 0) {
+        free(placed);
+        return -1;
     }
-    t->ready = 0;
+    t->placed = placed;
+    t->old_mask = t->mask;
+    t->old_shift = t->shift;
+    t->unvisited = old_capacity;
+    set_geometry(t, capacity);
+    /* The run at slot 0 may have come round from the array's end: placed
+     * now, no unplaced entry's run wraps. Its end is found first, as the
+     * placing empties slots. */
+    size_t run = 0;
+    while (t->slots[run].key)
+        run++;
+    for (size_t i = 0; i < run; i++)
+        if (t->slots[i].key && !is_placed(t, i))
+            place_from(t, i, ht_live_home_(t, t->slots[i].key));
+    set_limits(t);
+    return 0;
 }
 
 /* A small array's resize: into a fresh array, which costs little to touch
@@ -220,27 +430,14 @@ static int copy_resize(ht_live *t, size_t capacity)
     return 0;
 }
 
-/* Give the table `capacity` slots. Returns 0, or -1 with the table unchanged
- * when memory ran out. */
+/* Give the table `capacity` slots: at once for a small array, a step at a
+ * time for a mapped one. Returns 0, or -1 with the table unchanged when
+ * memory ran out. */
 static int resize(ht_live *t, size_t capacity)
 {
     if (!t->reserved && slot_bytes(capacity) < MAPPED_BYTES)
         return copy_resize(t, capacity);
-    size_t old_capacity = ht_live_capacity(t);
-    uint64_t *placed = calloc((capacity + 63) / 64, sizeof *placed);
-    if (!placed)
-        return -1;
-    if (capacity > old_capacity && extend_array(t, capacity) < 0) {
-        free(placed);
-        return -1;
-    }
-    set_geometry(t, capacity);
-    place_all(t, old_capacity, placed);
-    free(placed);
-    if (capacity < old_capacity)
-        trim_array(t, capacity, old_capacity);
-    set_limits(t);
-    return 0;
+    return start_resize(t, capacity);
 }
 
 /* Touch the next huge page of the added half; the first touch makes the
@@ -259,11 +456,13 @@ static bool prepare_growth(ht_live *t)
     return true;
 }
 
-int ht_live_make_room_(ht_live *t)
+/* Room for an insert in a table with no resize under way: touch ahead, or
+ * grow. Returns 0, or -1 when memory ran out. */
+static int make_room(ht_live *t)
 {
-    while (t->count < t->grow_at && t->count >= t->work_at) {
+    while (t->count < t->grow_at && t->count >= t->insert_work_at) {
         if (!prepare_growth(t)) {
-            t->work_at = t->grow_at;
+            t->insert_work_at = t->grow_at;
             break;
         }
         set_limits(t);
@@ -273,11 +472,33 @@ int ht_live_make_room_(ht_live *t)
     return resize(t, t->slots ? (t->mask + 1) * 2 : MIN_CAPACITY);
 }
 
-void ht_live_shrink_(ht_live *t)
+int ht_live_insert_slow_(ht_live *t, uint64_t address, const ht_live_block *block,
+                         ht_live_block *replaced)
 {
-    size_t capacity = t->mask + 1;
-    if (capacity > MIN_CAPACITY)
-        (void)resize(t, capacity / 2); /* no memory: keep the larger arrays */
+    if (!t->placed && make_room(t) < 0)
+        return -1;
+    if (t->placed) {
+        visit(t);
+        if (t->placed)
+            return insert_moving(t, address, block, replaced);
+    }
+    return ht_live_put_(t, address, block, replaced);
+}
+
+int ht_live_remove_slow_(ht_live *t, uint64_t address, ht_live_block *removed)
+{
+    if (!t->slots)
+        return 0;
+    if (t->placed) {
+        visit(t);
+        if (t->placed)
+            return remove_moving(t, address, removed);
+    }
+    if (!ht_live_take_(t, address, removed))
+        return 0;
+    if (t->count < t->shrink_below)
+        (void)resize(t, (t->mask + 1) / 2); /* no memory: keep the larger arrays */
+    return 1;
 }
 
 int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *replaced)
@@ -320,8 +541,11 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
             return 1;
         }
     }
-    size_t capacity = ht_live_capacity(t);
-    for (size_t i = *cursor - 1; i < capacity; i++) {
+    /* During a resize, every slot either size uses: each entry is in one. */
+    size_t span = ht_live_capacity(t);
+    if (t->placed && t->old_mask >= span)
+        span = t->old_mask + 1;
+    for (size_t i = *cursor - 1; i < span; i++) {
         if (t->slots[i].key) {
             *cursor = i + 2;
             *address = t->slots[i].key;
@@ -329,6 +553,6 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
             return 1;
         }
     }
-    *cursor = capacity + 1;
+    *cursor = span + 1;
     return 0;
 }

@@ -15,9 +15,11 @@
  * times as long as at half full). Not emptier: fresh pages cost their
  * zeroing, and at half full a program with 2 M live blocks needed twice the
  * memory. Entries live in the table's own arrays: no allocation per block.
- * The table changes size in place (live.c): a resize touches no fresh
- * memory beyond the half it adds, and that half is touched ahead while the
- * table fills, so that no single insert stops for it.
+ * The table changes size in place (live.c) and a step at a time: while a
+ * resize is under way, each insert and removal first moves the entries of
+ * a few dozen slots to the new size, so that no operation stops for the
+ * whole table; a resize touches no fresh memory beyond the half it adds,
+ * and that half is touched ahead while the table fills.
  *
  * Not thread-safe: one table per consumer (or per traced process).
  */
@@ -49,17 +51,25 @@ typedef struct ht_live {
     unsigned shift;         /* 64 - log2(capacity): the hash keeps the top bits */
     size_t count;           /* live blocks, the one at address 0 included */
     uint64_t bytes;         /* sum of their sizes */
+    /* The counts at or above which an insert, and at or below which a
+     * removal, calls into live.c instead of taking the inline path: to grow,
+     * to touch the memory of the next size, to shrink, or to take the next
+     * step of a resize under way (every operation then). One comparison
+     * each. */
+    size_t insert_work_at, remove_work_at;
     int has_zero;           /* address 0 cannot be a key: it is kept aside */
     ht_live_block zero;
     /* The counts at which an insert grows the table and below which a
      * removal shrinks it (live.c): 0 and 0 in an empty table. */
     size_t grow_at, shrink_below;
-    /* The count at which an insert calls into live.c: grow_at, or earlier
-     * when the memory of the next size is to be touched, so that each
-     * insert compares once. */
-    size_t work_at;
     size_t reserved; /* address range held for a mapped array; 0: malloc'd */
     size_t ready;    /* bytes past the array's end touched for its growth */
+    /* A resize under way (live.c): mask and shift above are already the new
+     * size's. NULL `placed` when none is. */
+    uint64_t *placed;   /* a bit per slot: it holds an entry placed at the new size */
+    size_t old_mask;    /* the size being left */
+    unsigned old_shift;
+    size_t unvisited;   /* the slots below it may hold entries not yet placed */
 } ht_live;
 
 /* An empty table; it allocates nothing until the first insert. */
@@ -92,7 +102,8 @@ static inline __attribute__((always_inline)) void ht_live_prefetch(const ht_live
 static inline size_t ht_live_count(const ht_live *t) { return t->count; }
 static inline uint64_t ht_live_bytes(const ht_live *t) { return t->bytes; }
 
-/* Slots the table holds now (for tests and memory accounting). */
+/* Slots the table holds now (for tests and memory accounting); during a
+ * resize, those of the size it is going to. */
 static inline size_t ht_live_capacity(const ht_live *t) { return t->slots ? t->mask + 1 : 0; }
 
 /* Visit every live block in no particular order: start with *cursor = 0 and
@@ -102,10 +113,14 @@ int ht_live_next(const ht_live *t, size_t *cursor, uint64_t *address, const ht_l
 /* ---- the per-event operations, inline: a consumer runs one or two per
  * event, and a call costs as much as the lookup itself ---- */
 
-/* Private to the functions below: the table is full or filling, or has
- * become sparse (live.c); and the block at address 0, kept aside. */
-int ht_live_make_room_(ht_live *t);
-void ht_live_shrink_(ht_live *t);
+/* Private to the functions below: the slow paths of insert and remove
+ * (growing, shrinking, touching ahead, a resize under way: live.c), the
+ * second lookup while a resize is under way, and the block at address 0,
+ * kept aside. */
+int ht_live_insert_slow_(ht_live *t, uint64_t address, const ht_live_block *block,
+                         ht_live_block *replaced);
+int ht_live_remove_slow_(ht_live *t, uint64_t address, ht_live_block *removed);
+const ht_live_block *ht_live_find_unplaced_(const ht_live *t, uint64_t address);
 int ht_live_insert_zero_(ht_live *t, const ht_live_block *block, ht_live_block *replaced);
 int ht_live_remove_zero_(ht_live *t, ht_live_block *removed);
 
@@ -139,15 +154,11 @@ static inline size_t ht_live_slot_(const ht_live *t, uint64_t address)
     }
 }
 
-static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
-                                 ht_live_block *replaced)
+/* Insert into a table with room and no resize under way (the inline path,
+ * and live.c's once it has made room). */
+static inline int ht_live_put_(ht_live *t, uint64_t address, const ht_live_block *block,
+                               ht_live_block *replaced)
 {
-    if (address == 0)
-        return ht_live_insert_zero_(t, block, replaced);
-    if (t->count >= t->work_at) {
-        if (ht_live_make_room_(t) < 0)
-            return -1;
-    }
     ht_live_slot *s = &t->slots[ht_live_slot_(t, address)];
     if (s->key) {
         if (replaced)
@@ -163,22 +174,10 @@ static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_blo
     return 1;
 }
 
-static inline const ht_live_block *ht_live_find(const ht_live *t, uint64_t address)
+/* Remove from a table with an array and no resize under way (the inline
+ * path, and live.c's, which then decides whether to shrink). */
+static inline int ht_live_take_(ht_live *t, uint64_t address, ht_live_block *removed)
 {
-    if (address == 0)
-        return t->has_zero ? &t->zero : NULL;
-    if (!t->slots)
-        return NULL;
-    size_t i = ht_live_slot_(t, address);
-    return t->slots[i].key ? &t->slots[i].block : NULL;
-}
-
-static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
-{
-    if (address == 0)
-        return ht_live_remove_zero_(t, removed);
-    if (!t->slots)
-        return 0;
     /* The table's fields in locals: a store to a slot could otherwise be
      * taken to change them, and they would be loaded again after each. */
     ht_live_slot *slots = t->slots;
@@ -190,7 +189,7 @@ static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *re
     if (removed)
         *removed = slots[i].block;
     t->bytes -= slots[i].block.size;
-    size_t count = --t->count;
+    t->count--;
     /* Backward shift: pull later entries of the probe run into the hole when
      * their home slot is not between the hole and where they sit, so that
      * every lookup still finds its key before the first empty slot. */
@@ -207,9 +206,42 @@ static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *re
         }
     }
     slots[i].key = 0;
-    if (count < t->shrink_below)
-        ht_live_shrink_(t);
     return 1;
+}
+
+static inline int ht_live_insert(ht_live *t, uint64_t address, const ht_live_block *block,
+                                 ht_live_block *replaced)
+{
+    if (address == 0)
+        return ht_live_insert_zero_(t, block, replaced);
+    if (t->count >= t->insert_work_at)
+        return ht_live_insert_slow_(t, address, block, replaced);
+    return ht_live_put_(t, address, block, replaced);
+}
+
+static inline const ht_live_block *ht_live_find(const ht_live *t, uint64_t address)
+{
+    if (address == 0)
+        return t->has_zero ? &t->zero : NULL;
+    if (!t->slots)
+        return NULL;
+    size_t i = ht_live_slot_(t, address);
+    if (t->slots[i].key)
+        return &t->slots[i].block;
+    /* During a resize, a block not yet placed at the new size sits where
+     * the old size put it. */
+    return t->placed ? ht_live_find_unplaced_(t, address) : NULL;
+}
+
+static inline int ht_live_remove(ht_live *t, uint64_t address, ht_live_block *removed)
+{
+    if (address == 0)
+        return ht_live_remove_zero_(t, removed);
+    /* Also the way out of a table without an array, whose remove_work_at
+     * is never below its count. */
+    if (t->count <= t->remove_work_at)
+        return ht_live_remove_slow_(t, address, removed);
+    return ht_live_take_(t, address, removed);
 }
 
 static inline __attribute__((always_inline)) void ht_live_prefetch(const ht_live *t,

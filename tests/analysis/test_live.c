@@ -332,6 +332,214 @@ static void test_growth_prepared(void **state)
     ht_live_destroy(&t);
 }
 
+/* Slots of the array while a resize is under way: both sizes'. */
+static size_t span(const ht_live *t)
+{
+    return (t->old_mask > t->mask ? t->old_mask : t->mask) + 1;
+}
+
+/* Entries placed at the new size so far in the resize under way. */
+static size_t placed_count(const ht_live *t)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < (span(t) + 63) / 64; w++)
+        n += (size_t)__builtin_popcountll(t->placed[w]);
+    return n;
+}
+
+/* The whole table against the model: every address of the range found or
+ * not as the model says, and the walk visits each live block once. */
+static void check_all(const ht_live *t, const uint64_t *model, size_t range, uint64_t stride,
+                       uint64_t count, uint64_t bytes)
+{
+    for (size_t i = 0; i < range; i++) {
+        const ht_live_block *b = ht_live_find(t, (uint64_t)i * stride);
+        if (model[i]) {
+            assert_non_null(b);
+            assert_int_equal(b->size, model[i] - 1);
+        } else {
+            assert_null(b);
+        }
+    }
+    uint8_t *seen = calloc(range, 1);
+    assert_non_null(seen);
+    size_t cursor = 0, walked = 0;
+    uint64_t address, walked_bytes = 0;
+    const ht_live_block *b;
+    while (ht_live_next(t, &cursor, &address, &b)) {
+        size_t i = (size_t)(address / stride);
+        assert_int_equal(address % stride, 0);
+        assert_true(i < range && model[i] != 0 && !seen[i]);
+        seen[i] = 1;
+        walked++;
+        walked_bytes += b->size;
+    }
+    assert_int_equal(walked, count);
+    assert_int_equal(walked_bytes, bytes);
+    free(seen);
+}
+
+/* A mapped array grown and shrunk several times, inserts and removals
+ * going on while each resize is under way: every answer checked against a
+ * plain array, lookups after every operation of a resize, and the whole
+ * table (lookups and walk) halfway through each one. */
+static void resizes_against_model(uint64_t stride)
+{
+    enum { RANGE = 600000, HIGH = 200000, LOW = 1500, CYCLES = 2 };
+    uint64_t *model = calloc(RANGE, sizeof *model); /* size + 1, 0 when not live */
+    size_t *live = malloc(RANGE * sizeof *live);    /* the live indexes, in any order */
+    size_t *where = malloc(RANGE * sizeof *where);  /* an index's place in live */
+    assert_true(model && live && where);
+    ht_live t;
+    ht_live_init(&t);
+    uint64_t rng = 0x2545F4914F6CDD1Dull, count = 0, bytes = 0;
+    int growths = 0, shrinks = 0, halfway_checked = 0;
+    for (int phase = 0; phase < 2 * CYCLES; phase++) {
+        int growing = phase % 2 == 0;
+        while (growing ? count < HIGH : count > LOW) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            int was_moving = t.placed != NULL;
+            /* Three operations in four go the phase's way; a removal takes
+             * a live block or, one time in two, any address. */
+            int inserting = growing == ((rng >> 60) % 4 != 0);
+            size_t i = inserting || (rng >> 59) % 2 || !count ? (size_t)(rng % RANGE)
+                                                               : live[(rng >> 20) % count];
+            uint64_t address = (uint64_t)i * stride; /* address 0 included */
+            ht_live_block old;
+            if (inserting) {
+                ht_live_block b = block((rng >> 40) % 300);
+                int r = ht_live_insert(&t, address, &b, &old);
+                assert_int_equal(r, model[i] ? 0 : 1);
+                if (model[i]) {
+                    assert_int_equal(old.size, model[i] - 1);
+                    bytes -= model[i] - 1;
+                } else {
+                    where[i] = count;
+                    live[count++] = i;
+                }
+                model[i] = b.size + 1;
+                bytes += b.size;
+            } else {
+                int r = ht_live_remove(&t, address, &old);
+                assert_int_equal(r, model[i] ? 1 : 0);
+                if (model[i]) {
+                    assert_int_equal(old.size, model[i] - 1);
+                    bytes -= model[i] - 1;
+                    live[where[i]] = live[--count];
+                    where[live[where[i]]] = where[i];
+                    model[i] = 0;
+                }
+            }
+            assert_int_equal(ht_live_count(&t), count);
+            assert_int_equal(ht_live_bytes(&t), bytes);
+            if (!t.placed)
+                continue;
+            if (!was_moving) {
+                if (t.mask > t.old_mask)
+                    growths++;
+                else
+                    shrinks++;
+                halfway_checked = 0;
+            }
+            for (int k = 0; k < 8; k++) {
+                size_t j = (size_t)((rng >> (k * 7)) % RANGE);
+                if (k % 2 && count)
+                    j = live[(rng >> (k * 5)) % count];
+                const ht_live_block *f = ht_live_find(&t, (uint64_t)j * stride);
+                if (model[j]) {
+                    assert_non_null(f);
+                    assert_int_equal(f->size, model[j] - 1);
+                } else {
+                    assert_null(f);
+                }
+            }
+            if (!halfway_checked && 2 * t.unvisited <= t.old_mask + 1) {
+                check_all(&t, model, RANGE, stride, count, bytes);
+                halfway_checked = 1;
+            }
+        }
+    }
+    /* Each cycle grows to 512 K slots and back to 16 K: mapped from 256 K
+     * on, and in place from then on. */
+    assert_true(growths >= 2 * CYCLES && shrinks >= 4 * CYCLES);
+    check_all(&t, model, RANGE, stride, count, bytes);
+    ht_live_destroy(&t);
+    free(model);
+    free(live);
+    free(where);
+}
+
+static void test_resizes_against_model(void **state)
+{
+    (void)state;
+    resizes_against_model(16);        /* neighbouring pages' runs overlap */
+    resizes_against_model(4096 + 16); /* a run per block */
+}
+
+/* While a resize is under way, no insert or removal does more than a step
+ * of it: at most 64 slots visited and a bounded number of entries placed,
+ * and the resize is over after old capacity / 64 operations. The first two
+ * mapped sizes up and down (every operation counts the placed entries). */
+static void test_resize_steps_bounded(void **state)
+{
+    (void)state;
+    enum { STEP = 64, MOST_PLACED = 2 * STEP };
+    ht_live t;
+    ht_live_init(&t);
+    uint64_t next = 1, rng = 1;
+    int resizes = 0;
+    for (int growing = 1; resizes < 4; growing = resizes < 2) {
+        /* Python-like addresses: blocks of 32 to 256 bytes one after the other. */
+        if (growing) {
+            ht_live_block b = block(next);
+            assert_int_equal(ht_live_insert(&t, 0x7f1200000000ull + next * 16, &b, NULL), 1);
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            next += 2 + (rng >> 61);
+        } else {
+            uint64_t address = 0x7f1200000000ull + (next - 1) * 16;
+            for (; next > 0 && !ht_live_find(&t, address); address -= 16)
+                next--;
+            assert_int_equal(ht_live_remove(&t, address, NULL), 1);
+        }
+        if (!t.placed || t.old_mask + 1 < 65536)
+            continue;
+        resizes++;
+        size_t old_capacity = t.old_mask + 1, ops = 0;
+        while (t.placed) {
+            size_t unvisited = t.unvisited, placed = placed_count(&t);
+            /* Each kind of operation in turn: a new block, a block replaced,
+             * a block freed, an address not live. */
+            uint64_t address = 0x7f1200000000ull + next * 16;
+            ht_live_block b = block(1);
+            int kind = (int)(ops % 4), removed_placed = 0, added = 0;
+            if (kind == 0) {
+                added = ht_live_insert(&t, address, &b, NULL);
+                assert_int_equal(added, 1);
+                next += 3;
+            } else if (kind == 1) {
+                assert_int_equal(ht_live_insert(&t, address - 3 * 16, &b, NULL), 0);
+            } else if (kind == 2) {
+                uint64_t victim = 0x7f1200000000ull + (next - 3 * ops) * 16;
+                size_t s = ht_live_slot_(&t, victim);
+                removed_placed = t.slots[s].key == victim && t.placed[s / 64] >> (s % 64) & 1;
+                (void)ht_live_remove(&t, victim, NULL);
+            } else {
+                assert_int_equal(ht_live_remove(&t, address + 8, NULL), 0);
+            }
+            ops++;
+            if (!t.placed)
+                break;
+            assert_true(t.unvisited < unvisited && unvisited - t.unvisited <= STEP);
+            size_t moved = placed_count(&t) + (size_t)removed_placed - placed - (size_t)added;
+            assert_true(moved <= MOST_PLACED);
+        }
+        assert_true(ops <= (old_capacity + STEP - 1) / STEP);
+    }
+    ht_live_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_grow_and_shrink),
         cmocka_unit_test(test_mapped_against_model),
         cmocka_unit_test(test_growth_prepared),
+        cmocka_unit_test(test_resizes_against_model),
+        cmocka_unit_test(test_resize_steps_bounded),
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_against_model),

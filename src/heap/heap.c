@@ -805,44 +805,58 @@ static uint32_t release_source(ht_heap *h, const live_block *b)
     return b->state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
 }
 
+/* For the fast paths, p in segment s of heap h: its state word when it is
+ * a busy size-class block (checked on its page's lines, the descriptor and
+ * the state words, not on its own), with its page in *page; NULL
+ * otherwise. */
+static inline uint16_t *busy_lfh(ht_segment *s, void *p, ht_lfh_page **page)
+{
+    ht_lfh_page *pg = ht_lfh_page_in(s, p);
+    if (ht_unlikely(((uintptr_t)p & pg->misalign) != 0))
+        return NULL;
+    uint16_t *word = ht_lfh_state(p, pg->shift);
+    if (ht_unlikely(!(*word & HT_LFH_BUSY)))
+        return NULL;
+    *page = pg;
+    return word;
+}
+
+/* Its header when p is a busy back-end block of up to 1 KiB of capacity in
+ * segment s of heap h, else NULL. */
+static inline ht_block *busy_main(ht_heap *h, ht_segment *s, void *p)
+{
+    ht_block *header = ht_header_of(p);
+    if (ht_unlikely(((uintptr_t)p & 15) != 0 || (uintptr_t)header - (uintptr_t)s < s->first_block ||
+                    ht_tag_state(header, h->cookie) != HT_STATE_BUSY_MAIN ||
+                    header->size16 > (1024 + HT_BLOCK_HEADER) / 16))
+        return NULL;
+    return header;
+}
+
+/* Up to 1 KiB of capacity a back-end block's class is its size less the
+ * header, in 16-byte units, less one. */
+static inline unsigned main_class(const ht_block *header) { return header->size16 - 2; }
+
 /* For the fast paths: p when it is a busy block of heap h that they may take
- * (a size-class block, or a back-end block of up to 1 KiB of capacity), with
- * its bookkeeping in *b; false otherwise, and the full path then tells a bad
- * pointer from the rest. A size-class block is checked on its page's lines
- * (the segment's descriptor and the state words), not on its own. */
+ * (busy_lfh, busy_main), with its bookkeeping in *b; false otherwise, and the
+ * full path then tells a bad pointer from the rest. */
 static inline bool busy_block(ht_heap *h, void *p, live_block *b)
 {
     ht_segment *s = ht_segmap_lookup(p);
     if (ht_unlikely(s == NULL || s->heap != h))
         return false;
     if (ht_likely(s->kind == HT_SEGMENT_LFH)) {
-        ht_lfh_page *page = ht_lfh_page_in(s, p);
-        if (ht_unlikely(((uintptr_t)p & page->misalign) != 0))
-            return false;
-        uint16_t *word = ht_lfh_state(p, page->shift);
-        if (ht_unlikely(!(*word & HT_LFH_BUSY)))
-            return false;
         b->state = HT_STATE_BUSY_LFH;
-        b->word = word;
-        b->page = page;
-        return true;
+        return (b->word = busy_lfh(s, p, &b->page)) != NULL;
     }
-    ht_block *header = ht_header_of(p);
-    if (ht_unlikely(((uintptr_t)p & 15) != 0 || (uintptr_t)header - (uintptr_t)s < s->first_block ||
-                    ht_tag_state(header, h->cookie) != HT_STATE_BUSY_MAIN ||
-                    header->size16 > (1024 + HT_BLOCK_HEADER) / 16))
-        return false;
     b->state = HT_STATE_BUSY_MAIN;
-    b->header = header;
-    return true;
+    return (b->header = busy_main(h, s, p)) != NULL;
 }
 
-/* The class of a block busy_block accepted. Up to 1 KiB of capacity a
- * back-end block's class is its size less the header, in 16-byte units,
- * less one. */
+/* The class of a block busy_block accepted. */
 static inline unsigned fast_class(const live_block *b)
 {
-    return b->state == HT_STATE_BUSY_LFH ? b->page->class_index : b->header->size16 - 2;
+    return b->state == HT_STATE_BUSY_LFH ? b->page->class_index : main_class(b->header);
 }
 
 /* The common free: a live block of this heap into this thread's lookaside,
@@ -855,11 +869,9 @@ static inline bool free_fast(ht_heap *h, void *p)
     if (ht_unlikely(s == NULL || s->heap != h))
         return false;
     if (ht_likely(s->kind == HT_SEGMENT_LFH)) {
-        ht_lfh_page *page = ht_lfh_page_in(s, p);
-        if (ht_unlikely(((uintptr_t)p & page->misalign) != 0))
-            return false;
-        uint16_t *word = ht_lfh_state(p, page->shift);
-        if (ht_unlikely(!(*word & HT_LFH_BUSY)))
+        ht_lfh_page *page;
+        uint16_t *word = busy_lfh(s, p, &page);
+        if (word == NULL)
             return false;
         ht_heap_cache *hc = cache_of(h);
         if (ht_unlikely(hc == NULL || ht_heap_tracing()))
@@ -872,18 +884,18 @@ static inline bool free_fast(ht_heap *h, void *p)
             push_lfh(cc, word, p);
         return true;
     }
-    live_block b = {.header = NULL};
-    if (!busy_block(h, p, &b))
+    ht_block *header = busy_main(h, s, p);
+    if (header == NULL)
         return false;
     ht_heap_cache *hc = cache_of(h);
     if (ht_unlikely(hc == NULL || ht_heap_tracing()))
         return false;
-    unsigned c = fast_class(&b);
+    unsigned c = main_class(header);
     ht_class_cache *cc = &hc->classes[c];
     if (ht_unlikely(cc->lookaside_room == 0))
-        overflow_and_push_main(hc, c, b.header);
+        overflow_and_push_main(hc, c, header);
     else
-        push_main(cc, b.header);
+        push_main(cc, header);
     return true;
 }
 

@@ -386,8 +386,8 @@ static bool find_block(ht_heap *h, void *p, live_block *b, const char **what)
     b->p = p;
     if (s->kind == HT_SEGMENT_LFH) {
         ht_lfh_page *page = ht_lfh_page_at(p);
-        size_t i = page->span ? ht_lfh_index(page, p) : SIZE_MAX;
-        if (i == SIZE_MAX || i >= page->bump) {
+        size_t i = ht_lfh_index(page, p); /* SIZE_MAX in a slice without a page: its span is 0 */
+        if (i >= page->bump) {
             *what = "not the start of a live block";
             return false;
         }
@@ -1188,7 +1188,7 @@ int ht_heap_walk(ht_heap *h, ht_heap_entry *e)
         if (!(e->flags & HT_HEAP_ENTRY_REGION)) {
             ht_lfh_page *page = ht_lfh_page_at(e->data);
             slot = (unsigned)(((uintptr_t)e->data & (HT_GRANULE - 1)) / HT_LFH_SLICE);
-            i = slot > 0 && page->span ? ht_lfh_index(page, e->data) : SIZE_MAX;
+            i = slot > 0 ? ht_lfh_index(page, e->data) : SIZE_MAX;
         }
         if (i == SIZE_MAX) {
             errno = EINVAL;

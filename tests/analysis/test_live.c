@@ -203,6 +203,43 @@ static void test_collisions(void **state)
     ht_live_destroy(&t);
 }
 
+/* The table's answer for index i of the model (block size + 1, 0 when not
+ * live), blocks stride bytes apart. */
+static void check_address(const ht_live *t, const uint64_t *model, size_t i, uint64_t stride)
+{
+    const ht_live_block *b = ht_live_find(t, (uint64_t)i * stride);
+    if (model[i]) {
+        assert_non_null(b);
+        assert_int_equal(b->size, model[i] - 1);
+    } else {
+        assert_null(b);
+    }
+}
+
+/* The whole table against the model: every address of the range found or
+ * not as the model says, and the walk visits each live block once. */
+static void check_all(const ht_live *t, const uint64_t *model, size_t range, uint64_t stride,
+                       uint64_t count, uint64_t bytes)
+{
+    for (size_t i = 0; i < range; i++)
+        check_address(t, model, i, stride);
+    uint8_t *seen = calloc(range, 1);
+    assert_non_null(seen);
+    size_t cursor = 0, walked = 0;
+    uint64_t address, walked_bytes = 0;
+    const ht_live_block *b;
+    while (ht_live_next(t, &cursor, &address, &b)) {
+        size_t i = (size_t)(address / stride);
+        assert_int_equal(address % stride, 0);
+        assert_true(i < range && model[i] != 0 && !seen[i]);
+        seen[i] = 1;
+        walked++;
+        walked_bytes += b->size;
+    }
+    assert_int_equal(walked, count);
+    assert_int_equal(walked_bytes, bytes);
+    free(seen);
+}
 /* ops random inserts and removes of range blocks stride bytes apart,
  * checked against a plain array: every answer of the table must match. */
 static void against_model(uint64_t stride, size_t range, int ops)
@@ -248,27 +285,7 @@ static void against_model(uint64_t stride, size_t range, int ops)
         assert_int_equal(ht_live_count(&t), count);
         assert_int_equal(ht_live_bytes(&t), bytes);
     }
-    for (size_t i = 0; i < range; i++) {
-        const ht_live_block *b = ht_live_find(&t, (uint64_t)i * stride);
-        if (model[i]) {
-            assert_non_null(b);
-            assert_int_equal(b->size, model[i] - 1);
-        } else {
-            assert_null(b);
-        }
-    }
-    /* The walk visits each live block once. */
-    size_t cursor = 0, seen = 0;
-    uint64_t address, walked_bytes = 0;
-    const ht_live_block *b;
-    while (ht_live_next(&t, &cursor, &address, &b)) {
-        assert_int_equal(address % stride, 0);
-        assert_true(model[address / stride] != 0);
-        seen++;
-        walked_bytes += b->size;
-    }
-    assert_int_equal(seen, count);
-    assert_int_equal(walked_bytes, bytes);
+    check_all(&t, model, range, stride, count, bytes);
     ht_live_destroy(&t);
     free(model);
 }
@@ -347,37 +364,6 @@ static size_t placed_count(const ht_live *t)
     return n;
 }
 
-/* The whole table against the model: every address of the range found or
- * not as the model says, and the walk visits each live block once. */
-static void check_all(const ht_live *t, const uint64_t *model, size_t range, uint64_t stride,
-                       uint64_t count, uint64_t bytes)
-{
-    for (size_t i = 0; i < range; i++) {
-        const ht_live_block *b = ht_live_find(t, (uint64_t)i * stride);
-        if (model[i]) {
-            assert_non_null(b);
-            assert_int_equal(b->size, model[i] - 1);
-        } else {
-            assert_null(b);
-        }
-    }
-    uint8_t *seen = calloc(range, 1);
-    assert_non_null(seen);
-    size_t cursor = 0, walked = 0;
-    uint64_t address, walked_bytes = 0;
-    const ht_live_block *b;
-    while (ht_live_next(t, &cursor, &address, &b)) {
-        size_t i = (size_t)(address / stride);
-        assert_int_equal(address % stride, 0);
-        assert_true(i < range && model[i] != 0 && !seen[i]);
-        seen[i] = 1;
-        walked++;
-        walked_bytes += b->size;
-    }
-    assert_int_equal(walked, count);
-    assert_int_equal(walked_bytes, bytes);
-    free(seen);
-}
 
 /* A mapped array grown and shrunk several times, inserts and removals
  * going on while each resize is under way: every answer checked against a
@@ -447,13 +433,7 @@ static void resizes_against_model(uint64_t stride)
                 size_t j = (size_t)((rng >> (k * 7)) % RANGE);
                 if (k % 2 && count)
                     j = live[(rng >> (k * 5)) % count];
-                const ht_live_block *f = ht_live_find(&t, (uint64_t)j * stride);
-                if (model[j]) {
-                    assert_non_null(f);
-                    assert_int_equal(f->size, model[j] - 1);
-                } else {
-                    assert_null(f);
-                }
+                check_address(&t, model, j, stride);
             }
             if (!halfway_checked && 2 * t.unvisited <= t.old_mask + 1) {
                 check_all(&t, model, RANGE, stride, count, bytes);

@@ -213,24 +213,33 @@ static void test_double_free_of_block_back_in_its_page(void **state)
     assert_null(strstr(r.err, "lookaside"));
 }
 
+typedef struct interior_case {
+    size_t size, offset;
+} interior_case;
+
 static void interior(void *arg)
 {
-    ht_heap *h = heap_with_lfh(64);
-    char *p = lfh_block(h, 64);
-    lfh_block(h, 64);
-    ht_heap_free(h, 0, p + (uintptr_t)arg);
+    const interior_case *c = arg;
+    ht_heap *h = heap_with_lfh(c->size);
+    char *p = lfh_block(h, c->size);
+    lfh_block(h, c->size);
+    ht_heap_free(h, 0, p + c->offset);
 }
 
 static void test_interior_and_misaligned_pointers(void **state)
 {
     (void)state;
-    uintptr_t offsets[] = {16, 32, 48, 8, 4, 1};
-    for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++) {
+    /* 64-byte blocks (64-byte units): every interior offset is off the
+     * unit; 48-byte blocks (16-byte units): 16 and 32 fall on units inside
+     * the block, whose words read free. */
+    interior_case cases[] = {{64, 16}, {64, 32}, {64, 48}, {64, 8}, {64, 4}, {64, 1},
+                             {48, 16}, {48, 32}, {48, 8}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         child_result r;
-        run_in_child(interior, (void *)offsets[i], &r);
+        run_in_child(interior, &cases[i], &r);
         assert_true(child_aborted(&r));
         if (!strstr(r.err, "not the start of"))
-            fail_msg("offset %zu: %s", (size_t)offsets[i], r.err);
+            fail_msg("%zu-byte block, offset %zu: %s", cases[i].size, cases[i].offset, r.err);
     }
 }
 

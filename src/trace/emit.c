@@ -28,11 +28,13 @@ int ht_emit_enabled;
 uint32_t ht_emit_ring_bytes;
 uint32_t ht_emit_session_flags;
 uint32_t ht_emit_stack_depth;
+int ht_emit_threads_share;
 
 static void *session_base;
 static ht_session_control *control;
 static int process_state; /* 0 not yet, 1 attached, 2 not traced, 3 attaching; atomic */
 static uint32_t process_pid;
+static uint32_t threads_attached; /* threads of this process that took a slot; atomic */
 static pthread_key_t exit_key; /* its destructor closes an exiting thread's slot */
 
 static void on_thread_exit(void *unused)
@@ -248,6 +250,9 @@ bool ht_emit_attach_thread(void)
         }
         nap(1000000);
     }
+    /* Before this thread's first record: see ht_stamp. */
+    if (__atomic_add_fetch(&threads_attached, 1, __ATOMIC_RELAXED) > 1)
+        __atomic_store_n(&ht_emit_threads_share, 1, __ATOMIC_SEQ_CST);
     s->pid = process_pid;
     s->tid = tid;
     uint32_t index = (uint32_t)(((char *)s - ((char *)session_base + HT_SESSION_CONTROL_BYTES)) /
@@ -364,6 +369,8 @@ void ht_emit_fork_child(void)
     if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) != 1)
         return;
     process_pid = (uint32_t)sys_getpid();
+    threads_attached = 0;
+    ht_emit_threads_share = 0;
     if ((ht_emit_session_flags & HT_SESSION_NO_FOLLOW) && control->root_pid != process_pid) {
         give_up();
         __atomic_store_n(&process_state, 2, __ATOMIC_RELEASE);

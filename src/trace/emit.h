@@ -44,6 +44,11 @@ extern int ht_emit_enabled HT_HIDDEN;
 extern uint32_t ht_emit_ring_bytes HT_HIDDEN;
 extern uint32_t ht_emit_session_flags HT_HIDDEN;
 extern uint32_t ht_emit_stack_depth HT_HIDDEN; /* 0: no stacks */
+/* Nonzero once a second thread of this process has attached to the session:
+ * from then on a block that one thread frees may be the next that another
+ * allocates, and ht_stamp must order the two (see there). Never cleared but
+ * in a fork child, which starts with one thread. */
+extern int ht_emit_threads_share HT_HIDDEN;
 
 /* Uncommon paths. */
 bool ht_emit_attach_thread(void) HT_HIDDEN;
@@ -70,10 +75,19 @@ void ht_emit_blob(uint32_t type, const uint64_t *fixed, unsigned nfixed, const v
  * a FREE's or a realloc's start no later than the block's release after it.
  * The TSC read behind an lfence gives the first, a bare read the second:
  * it may happen early, never after the stores that follow it are seen. The
- * vDSO's CLOCK_MONOTONIC gives both. */
+ * vDSO's CLOCK_MONOTONIC gives both. The first matters only when the block
+ * may have been released by another thread: while this thread is the only
+ * one of its process that records, its ring's order is the order, and the
+ * bare read (half the cost) serves. A thread that attaches sets
+ * ht_emit_threads_share before its first record, so a block it frees after
+ * that reaches another thread only with the flag visible (x86 keeps loads
+ * in order, and the flag's load follows the allocator's). */
 static inline uint64_t ht_stamp(void)
 {
-    return (ht_emit_session_flags & HT_SESSION_TSC) ? ht_tsc_read_ordered() : ht_now_ns();
+    if (!(ht_emit_session_flags & HT_SESSION_TSC))
+        return ht_now_ns();
+    return __atomic_load_n(&ht_emit_threads_share, __ATOMIC_RELAXED) ? ht_tsc_read_ordered()
+                                                                     : ht_tsc_read();
 }
 
 static inline uint64_t ht_stamp_before_release(void)

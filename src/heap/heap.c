@@ -341,7 +341,7 @@ static size_t capacity_of(const live_block *b)
         return b->page->block_bytes;
     if (b->state == HT_STATE_BUSY_LARGE)
         return ht_large_capacity(b->header);
-    return (size_t)b->header->size16 * 16 - HT_BLOCK_HEADER;
+    return ht_main_capacity(b->header);
 }
 
 static size_t slack_of(const live_block *b)
@@ -429,7 +429,7 @@ static inline void *hand_out(ht_block *b, unsigned busy_state, size_t size)
 {
     ht_retag(b, busy_state);
     size_t capacity = busy_state == HT_STATE_BUSY_LARGE ? ht_large_capacity(b)
-                                                        : (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+                                                        : ht_main_capacity(b);
     b->slack = (uint32_t)(capacity - size);
     return ht_payload_of(b);
 }
@@ -481,6 +481,27 @@ static void *alloc_cached_main(ht_heap *h, size_t size)
         ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
     cc->lookaside_main = *ht_block_link(b);
     cc->lookaside_room++;
+    return hand_out(b, HT_STATE_BUSY_MAIN, size);
+}
+
+/* A block of this thread's medium lists with room for `size` bytes (above
+ * HT_SMALL_MAX, below HT_LARGE_MIN), NULL when they have none: the head of
+ * the class `size` falls in when it is large enough, else the head of the
+ * next class, whose every block is. */
+static void *alloc_cached_medium(ht_heap *h, size_t size)
+{
+    ht_heap_cache *hc = cache_of(h);
+    if (!hc || hc->medium_bytes == 0)
+        return NULL;
+    unsigned k = ht_medium_class(size);
+    ht_block *b = hc->medium[k];
+    if ((!b || ht_main_capacity(b) < size) && (k + 1 == HT_MEDIUM_CLASSES || !(b = hc->medium[++k])))
+        return NULL;
+    if (ht_block_state(b, h->cookie) != HT_STATE_CACHED_MAIN)
+        ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
+    hc->medium[k] = *ht_block_link(b);
+    hc->medium_count[k]--;
+    hc->medium_bytes -= ht_main_capacity(b);
     return hand_out(b, HT_STATE_BUSY_MAIN, size);
 }
 
@@ -588,7 +609,8 @@ __attribute__((noinline)) static void *alloc_slow(ht_heap *h, unsigned flags, si
         bad_pointer(h, "HeapAlloc", h, "not a heap handle", true);
         return NULL;
     }
-    void *p = size <= HT_SMALL_MAX ? alloc_cached_main(h, size) : NULL;
+    void *p = size <= HT_SMALL_MAX ? alloc_cached_main(h, size)
+              : size < HT_LARGE_MIN ? alloc_cached_medium(h, size) : NULL;
     if (p) {
         *source = MEMORY_FROM_LOOKASIDE;
         return p;
@@ -770,13 +792,42 @@ static ht_heap_cache *cache_for_free(ht_heap *h)
 /* The lookaside class of a back-end block that a cache may take, or -1. */
 static inline int cacheable_class(const ht_block *b)
 {
-    size_t capacity = (size_t)b->size16 * 16 - HT_BLOCK_HEADER;
+    size_t capacity = ht_main_capacity(b);
     return capacity <= HT_SMALL_MAX + HT_BLOCK_HEADER ? (int)class_within(capacity) : -1;
+}
+
+/* This thread's cache, when its medium lists take back-end block b (of a
+ * capacity above the size classes): b's class, *k, has room, and so has
+ * the budget. NULL otherwise. */
+static ht_heap_cache *medium_cache_taking(ht_heap *h, const ht_block *b, unsigned *k)
+{
+    size_t capacity = ht_main_capacity(b);
+    if (capacity >= HT_LARGE_MIN)
+        return NULL;
+    ht_heap_cache *hc = cache_for_free(h);
+    *k = ht_medium_class(capacity);
+    return hc && hc->medium_count[*k] < HT_MEDIUM_PER_CLASS &&
+                   hc->medium_bytes + capacity <= HT_MEDIUM_BUDGET
+               ? hc
+               : NULL;
 }
 
 /* Take a live block back; returns the Source of the path that took it. */
 static uint32_t release(ht_heap *h, live_block *b)
 {
+    if (b->state == HT_STATE_BUSY_MAIN && cacheable_class(b->header) < 0) {
+        unsigned k;
+        ht_heap_cache *hc = medium_cache_taking(h, b->header, &k);
+        if (hc) {
+            b->header->tag += HT_STATE_CACHED_DELTA;
+            *ht_block_link(b->header) = hc->medium[k];
+            hc->medium[k] = b->header;
+            hc->medium_count[k]++;
+            hc->medium_bytes += ht_main_capacity(b->header);
+            return MEMORY_FROM_LOOKASIDE;
+        }
+        return release_locked(h, b);
+    }
     if (b->state != HT_STATE_BUSY_LARGE) {
         int c = b->state == HT_STATE_BUSY_LFH ? (int)b->page->class_index : cacheable_class(b->header);
         ht_heap_cache *hc = c >= 0 ? cache_for_free(h) : NULL;
@@ -800,6 +851,9 @@ static uint32_t release_source(ht_heap *h, const live_block *b)
 {
     if (b->state == HT_STATE_BUSY_LARGE)
         return MEMORY_FROM_SLOWPATH;
+    unsigned k;
+    if (b->state == HT_STATE_BUSY_MAIN && cacheable_class(b->header) < 0)
+        return medium_cache_taking(h, b->header, &k) ? MEMORY_FROM_LOOKASIDE : MEMORY_FROM_MAINPATH;
     if ((b->state == HT_STATE_BUSY_LFH || cacheable_class(b->header) >= 0) && cache_for_free(h))
         return MEMORY_FROM_LOOKASIDE;
     return b->state == HT_STATE_BUSY_LFH ? MEMORY_FROM_LOWFRAG : MEMORY_FROM_MAINPATH;
@@ -974,7 +1028,7 @@ static inline void *realloc_fast(ht_heap *h, void *p, size_t size)
     if (!busy_block(h, p, &b))
         return NULL;
     size_t capacity = b.state == HT_STATE_BUSY_LFH ? b.page->block_bytes
-                                                   : (size_t)b.header->size16 * 16 - HT_BLOCK_HEADER;
+                                                   : ht_main_capacity(b.header);
     if (size <= capacity && size >= capacity / 2) {
         set_slack(&b, capacity - size);
         return p;
@@ -1040,8 +1094,16 @@ __attribute__((noinline)) static void *realloc_full(ht_heap *h, unsigned flags, 
     } else if (b.state == HT_STATE_BUSY_MAIN && (size < HT_LARGE_MIN || h->maximum) &&
                (size > HT_SMALL_MAX || in_place_only)) {
         size_t bytes = ((size + 15) & ~(size_t)15) + HT_BLOCK_HEADER;
+        if (bytes < HT_MIN_BLOCK)
+            bytes = HT_MIN_BLOCK;
         ht_heap_lock_internal(h);
-        bool resized = bytes > size && ht_backend_resize(h, b.header, bytes < HT_MIN_BLOCK ? HT_MIN_BLOCK : bytes);
+        bool resized = bytes > size && ht_backend_resize(h, b.header, bytes);
+        /* A neighbour this thread freed may wait in its medium lists: for a
+         * block that must stay where it is, they go back and join their
+         * neighbours first (another thread's cannot be taken from it). */
+        ht_heap_cache *hc;
+        if (!resized && in_place_only && bytes > size && (hc = cache_of(h)) && ht_cache_give_back_medium(hc))
+            resized = ht_backend_resize(h, b.header, bytes);
         ht_heap_unlock_internal(h);
         if (resized) {
             set_slack(&b, capacity_of(&b) - size);

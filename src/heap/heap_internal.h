@@ -78,6 +78,8 @@ static inline unsigned ht_block_state(const ht_block *b, uint32_t cookie)
 }
 
 static inline ht_block *ht_header_of(const void *p) { return (ht_block *)((uintptr_t)p - HT_BLOCK_HEADER); }
+/* The caller's bytes of a back-end block: its size less the header. */
+static inline size_t ht_main_capacity(const ht_block *b) { return (size_t)b->size16 * 16 - HT_BLOCK_HEADER; }
 static inline void *ht_payload_of(ht_block *b) { return (char *)b + HT_BLOCK_HEADER; }
 
 /* ---- size classes (lookaside and LFH) --------------------------------------
@@ -296,11 +298,37 @@ typedef struct ht_class_cache {
     uint32_t shift; /* ht_lfh_class_shift of the class: where a popped block's state word is */
 } __attribute__((aligned(32))) ht_class_cache; /* 32 bytes: the fast paths index by a shift */
 
+/* Back-end blocks between the size classes and the large blocks (capacity
+ * above HT_SMALL_MAX, below HT_LARGE_MIN) that a thread freed wait in its
+ * cache too, so that its buffers of tens or hundreds of KiB go round
+ * without the heap's lock: a list per medium class, four classes a
+ * doubling of capacity (a class holds the capacities from its lower bound
+ * to the next class's), at most HT_MEDIUM_PER_CLASS blocks each and
+ * HT_MEDIUM_BUDGET bytes in all. */
+#define HT_MEDIUM_CLASSES 24 /* 16 KiB to 1 MiB */
+#define HT_MEDIUM_PER_CLASS 4u
+#define HT_MEDIUM_BUDGET ((size_t)512 << 10)
+
 typedef struct ht_heap_cache {
     uint64_t serial; /* 0: unused */
     struct ht_heap *heap;
     ht_class_cache classes[HT_CLASS_COUNT];
+    ht_block *medium[HT_MEDIUM_CLASSES]; /* linked through their first payload word */
+    uint8_t medium_count[HT_MEDIUM_CLASSES];
+    size_t medium_bytes; /* the capacities of the blocks the medium lists hold */
 } ht_heap_cache;
+
+/* The medium class of a back-end block of `capacity` bytes (> HT_SMALL_MAX):
+ * the class whose lower bound is the largest at or below it;
+ * HT_MEDIUM_CLASSES and above from 1 MiB on. */
+static inline unsigned ht_medium_class(size_t capacity)
+{
+    unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)capacity); /* 14 and up */
+    return (e - 14u) * 4u + (unsigned)((capacity >> (e - 2u)) & 3u);
+}
+
+/* The smallest capacity of medium class k. */
+static inline size_t ht_medium_floor(unsigned k) { return (size_t)(4u + k % 4u) << (12u + k / 4u); }
 
 typedef struct ht_thread_cache {
     ht_heap_cache slots[HT_CACHE_SLOTS];
@@ -424,6 +452,9 @@ void ht_caches_forget_heap(struct ht_heap *h) HT_HEAP_HIDDEN; /* this thread's *
 void ht_caches_fork_child(void) HT_HEAP_HIDDEN;
 /* Take back a back-end block a cache held (heap lock held). */
 void ht_cache_give_back_main(struct ht_heap *h, ht_block *b) HT_HEAP_HIDDEN;
+/* Give the blocks of hc's medium lists back to the back end, where they
+ * join their free neighbours (heap lock held); false when there were none. */
+bool ht_cache_give_back_medium(ht_heap_cache *hc) HT_HEAP_HIDDEN;
 /* Blocks of class c one refill takes from the LFH. */
 unsigned ht_run_batch(unsigned c) HT_HEAP_HIDDEN;
 

@@ -69,6 +69,19 @@ static void give_main_list(ht_heap *h, ht_block *b)
     }
 }
 
+bool ht_cache_give_back_medium(ht_heap_cache *hc)
+{
+    if (hc->medium_bytes == 0)
+        return false;
+    for (unsigned k = 0; k < HT_MEDIUM_CLASSES; k++) {
+        give_main_list(hc->heap, hc->medium[k]);
+        hc->medium[k] = NULL;
+        hc->medium_count[k] = 0;
+    }
+    hc->medium_bytes = 0;
+    return true;
+}
+
 bool ht_cache_flush(ht_heap_cache *hc, bool may_wait)
 {
     if (hc->serial == 0)
@@ -88,6 +101,8 @@ bool ht_cache_flush(ht_heap_cache *hc, bool may_wait)
             ht_lfh_give_list(h, hc->classes[c].run);
             give_main_list(h, hc->classes[c].lookaside_main);
         }
+        for (unsigned k = 0; k < HT_MEDIUM_CLASSES; k++)
+            give_main_list(h, hc->medium[k]);
         ht_heap_unlock_internal(h);
     }
     pthread_mutex_unlock(&ht_heaps_lock);
@@ -227,6 +242,9 @@ ht_heap_cache *ht_cache_attach(ht_heap *h)
     if (!ht_cache_flush(hc, false)) /* another heap used the slot */
         return NULL;
     memset(hc->classes, 0, sizeof hc->classes);
+    memset(hc->medium, 0, sizeof hc->medium);
+    memset(hc->medium_count, 0, sizeof hc->medium_count);
+    hc->medium_bytes = 0;
     for (unsigned c = 0; c < HT_CLASS_COUNT; c++) {
         hc->classes[c].lookaside_room = ht_lookaside_limits[c];
         hc->classes[c].shift = ht_lfh_class_shift(c);

@@ -390,6 +390,57 @@ static void test_lookaside_is_lifo(void **state)
     ht_heap_destroy(h);
 }
 
+/* Blocks above the size classes (16 KiB to 1 MiB) that a thread frees wait
+ * in its medium lists and come back to it without the heap's lock: the
+ * last freed first, from the request's class or the next. */
+static void test_medium_blocks_go_round_in_thread_cache(void **state)
+{
+    (void)state;
+    ht_heap *h = fresh(0, 0, 0);
+    char *a = ht_heap_alloc(h, 0, 40000), *b = ht_heap_alloc(h, 0, 40000);
+    ht_heap_alloc(h, 0, 100); /* a fence: b has no free neighbour */
+    ht_heap_free(h, 0, a);
+    ht_heap_free(h, 0, b);
+    char *again = ht_heap_alloc(h, 0, 38000); /* same class (32-40 KiB) */
+    assert_ptr_equal(again, b);
+    assert_int_equal(ht_heap_size(h, 0, again), 38000);
+    /* 30000 falls in the class below; its list is empty, the next one's
+     * blocks are all large enough. */
+    assert_ptr_equal(ht_heap_alloc(h, 0, 30000), a);
+    assert_int_equal(ht_heap_size(h, 0, a), 30000);
+    assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
+    ht_heap_destroy(h);
+}
+
+/* The medium lists hold at most 4 blocks a class and 512 KiB in all; the
+ * rest goes back to the back end. */
+static void test_medium_lists_are_bounded(void **state)
+{
+    (void)state;
+    ht_heap *h = fresh(0, 0, 0);
+    void *small[5];
+    for (int i = 0; i < 5; i++)
+        small[i] = ht_heap_alloc(h, 0, 20000);
+    ht_heap_alloc(h, 0, 100);
+    for (int i = 0; i < 5; i++)
+        ht_heap_free(h, 0, small[i]);
+    /* The fifth did not fit its class's list: the fourth comes back first. */
+    assert_ptr_equal(ht_heap_alloc(h, 0, 20000), small[3]);
+    ht_heap_compact(h, 0); /* gives the lists back */
+
+    void *big[3];
+    for (int i = 0; i < 3; i++)
+        big[i] = ht_heap_alloc(h, 0, 200000);
+    ht_heap_alloc(h, 0, 100);
+    for (int i = 0; i < 3; i++)
+        ht_heap_free(h, 0, big[i]);
+    /* Two fit the budget, the third (600000 bytes in all) did not. */
+    assert_ptr_equal(ht_heap_alloc(h, 0, 200000), big[1]);
+    assert_ptr_equal(ht_heap_alloc(h, 0, 200000), big[0]);
+    assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
+    ht_heap_destroy(h);
+}
+
 static void test_standard_heap_coalesces(void **state)
 {
     (void)state;
@@ -515,6 +566,24 @@ static void test_double_free_of_backend_block(void **state)
 static void foreign_pointer(void *arg)
 {
     ht_heap_free(ht_process_heap(), 0, arg);
+}
+
+static void double_free_medium(void *arg)
+{
+    (void)arg;
+    ht_heap *h = ht_heap_create(0, 0, 0);
+    void *p = ht_heap_alloc(h, 0, 100000);
+    ht_heap_free(h, 0, p); /* into this thread's medium lists */
+    ht_heap_free(h, 0, p);
+}
+
+static void test_double_free_of_cached_medium_block(void **state)
+{
+    (void)state;
+    child_result r;
+    run_in_child(double_free_medium, NULL, &r);
+    assert_true(child_aborted(&r));
+    assert_non_null(strstr(r.err, "double free: the block is already free (resting in a lookaside"));
 }
 
 static void test_foreign_pointer_aborts_with_message(void **state)
@@ -645,12 +714,15 @@ int main(void)
         cmocka_unit_test(test_lock_unlock),
         cmocka_unit_test(test_compatibility_information),
         cmocka_unit_test(test_lookaside_is_lifo),
+        cmocka_unit_test(test_medium_blocks_go_round_in_thread_cache),
+        cmocka_unit_test(test_medium_lists_are_bounded),
         cmocka_unit_test(test_standard_heap_coalesces),
         cmocka_unit_test(test_aligned_alloc),
         cmocka_unit_test(test_large_blocks_grow_and_shrink),
         cmocka_unit_test(test_random_churn_keeps_heap_whole),
         cmocka_unit_test(test_double_free_aborts_with_message),
         cmocka_unit_test(test_double_free_of_backend_block),
+        cmocka_unit_test(test_double_free_of_cached_medium_block),
         cmocka_unit_test(test_foreign_pointer_aborts_with_message),
         cmocka_unit_test(test_interior_pointer_is_detected),
         cmocka_unit_test(test_damaged_header_is_detected),

@@ -188,6 +188,8 @@ static void *short_lived(void *arg)
     return NULL; /* its caches go back to the heap as it exits */
 }
 
+static ht_heap *ht_heap_of_test; /* the heap free_and_exit frees into */
+
 static void test_thread_churn(void **state)
 {
     (void)state;
@@ -215,6 +217,32 @@ static void test_thread_churn(void **state)
     while (ht_heap_walk(h, &e))
         busy += (e.flags & HT_HEAP_ENTRY_BUSY) != 0;
     assert_int_equal(busy, 0);
+    ht_heap_destroy(h);
+}
+
+/* A block above the size classes that a thread frees waits in that thread's
+ * medium lists until it exits; then it is the heap's again. */
+static void *free_and_exit(void *arg)
+{
+    void **block = arg;
+    ht_heap_free(ht_heap_of_test, 0, *block);
+    return NULL;
+}
+
+static void test_medium_blocks_return_at_thread_exit(void **state)
+{
+    (void)state;
+    ht_heap *h = ht_heap_create(0, 0, 0);
+    ht_heap_of_test = h;
+    ht_heap_alloc(h, 0, 100);
+    void *block = ht_heap_alloc(h, 0, 300000);
+    ht_heap_alloc(h, 0, 100); /* neighbours on both sides stay busy */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_and_exit, &block), 0);
+    pthread_join(t, NULL);
+    /* This thread's lists are empty: the back end's only fit is the block. */
+    assert_ptr_equal(ht_heap_alloc(h, 0, 300000), block);
+    assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
     ht_heap_destroy(h);
 }
 
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_cross_thread_frees_process_heap),
         cmocka_unit_test(test_cross_thread_frees_private_heap),
         cmocka_unit_test(test_thread_churn),
+        cmocka_unit_test(test_medium_blocks_return_at_thread_exit),
         cmocka_unit_test(test_fork_while_threads_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

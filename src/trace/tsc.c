@@ -63,6 +63,7 @@ bool ht_tsc_usable(void)
 static void read_pair(uint64_t *tick, uint64_t *ns)
 {
     uint64_t narrowest = UINT64_MAX;
+    *tick = *ns = 0; /* the first try always wins, which -O3 cannot tell */
     for (int i = 0; i < 5; i++) {
         uint64_t a = ht_tsc_read_ordered(), n = ht_now_ns(), b = ht_tsc_read_ordered();
         if (b - a < narrowest) {

@@ -330,9 +330,6 @@ static inline unsigned ht_medium_class(size_t capacity)
     return (e - 14u) * 4u + (unsigned)((capacity >> (e - 2u)) & 3u);
 }
 
-/* The smallest capacity of medium class k. */
-static inline size_t ht_medium_floor(unsigned k) { return (size_t)(4u + k % 4u) << (12u + k / 4u); }
-
 typedef struct ht_thread_cache {
     ht_heap_cache slots[HT_CACHE_SLOTS];
     struct ht_thread_cache *next; /* registry of caches in use, or the pool of idle ones */

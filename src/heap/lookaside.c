@@ -101,8 +101,7 @@ bool ht_cache_flush(ht_heap_cache *hc, bool may_wait)
             ht_lfh_give_list(h, hc->classes[c].run);
             give_main_list(h, hc->classes[c].lookaside_main);
         }
-        for (unsigned k = 0; k < HT_MEDIUM_CLASSES; k++)
-            give_main_list(h, hc->medium[k]);
+        ht_cache_give_back_medium(hc);
         ht_heap_unlock_internal(h);
     }
     pthread_mutex_unlock(&ht_heaps_lock);

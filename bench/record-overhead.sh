@@ -11,7 +11,11 @@
 # heaptrail's collector, heaptrack's interpreter; for LTTng the session and
 # consumer daemons' CPU is added, read from /proc),
 # their ratios to the untraced run, heap events per run (from heaptrail's
-# trace of the same workload), trace size and bytes per event.
+# trace of the same workload), trace size and bytes per event. round_x is
+# the median over the rounds of each round's wall-time ratio to the untraced
+# run of the same round: where the host speeds up and slows down over the
+# minutes of a workload, it follows the pairs, where wall_x (a ratio of two
+# medians) can take its numerator and denominator from different phases.
 # Absolute times drift on shared machines; compare the ratios. Nothing here
 # asserts on time.
 set -euo pipefail
@@ -122,8 +126,8 @@ print(e.get("alloc", 0) + e.get("free", 0) + e.get("realloc", 0))'
 
 printf 'heaptrail record overhead, %d runs each (median), %s, %s\n' "$runs" \
     "$(uname -n)" "$(nproc) CPUs"
-printf '%-7s %-10s %8s %6s %8s %6s %10s %12s %8s\n' workload tool wall_s wall_x cpu_s cpu_x \
-    events trace_bytes B/event
+printf '%-7s %-10s %8s %6s %7s %8s %6s %10s %12s %8s\n' workload tool wall_s wall_x round_x cpu_s \
+    cpu_x events trace_bytes B/event
 for w in "${workloads[@]}"; do
     # Tools in turn within each round, so that a host that speeds up or slows
     # down over the minutes of a workload weighs on every tool alike.
@@ -144,10 +148,17 @@ for w in "${workloads[@]}"; do
         size=$(cut -d' ' -f3 "$scratch/runs.$tool" | median)
         if [ "$tool" = untraced ]; then base_wall=$wall base_cpu=$cpu; fi
         if [ "$tool" = heaptrail ]; then events=$(events_of "$scratch/out.heaptrail"); fi
+        round=-
+        if [[ $failed != *" untraced "* ]] &&
+            [ "$(wc -l <"$scratch/runs.$tool")" = "$(wc -l <"$scratch/runs.untraced")" ]; then
+            round=$(paste -d' ' "$scratch/runs.untraced" "$scratch/runs.$tool" |
+                awk '$1 > 0 {print $4 / $1}' | median)
+        fi
         awk -v w="$w" -v t="$tool" -v wall="$wall" -v cpu="$cpu" -v bw="$base_wall" \
-            -v bc="$base_cpu" -v ev="${events:-0}" -v sz="$size" 'BEGIN {
-            printf "%-7s %-10s %8.2f %6.2f %8.2f %6.2f %10s %12s %8s\n", w, t, wall,
-                (bw > 0 ? wall / bw : 0), cpu, (bc > 0 ? cpu / bc : 0),
+            -v bc="$base_cpu" -v ev="${events:-0}" -v sz="$size" -v rx="$round" 'BEGIN {
+            printf "%-7s %-10s %8.2f %6.2f %7s %8.2f %6.2f %10s %12s %8s\n", w, t, wall,
+                (bw > 0 ? wall / bw : 0), (rx == "-" ? rx : sprintf("%.2f", rx)), cpu,
+                (bc > 0 ? cpu / bc : 0),
                 (t == "untraced" ? "-" : ev), (t == "untraced" ? "-" : sz),
                 (t == "untraced" || ev == 0 ? "-" : sprintf("%.2f", sz / ev)) }'
     done

@@ -188,8 +188,6 @@ static void *short_lived(void *arg)
     return NULL; /* its caches go back to the heap as it exits */
 }
 
-static ht_heap *ht_heap_of_test; /* the heap free_and_exit frees into */
-
 static void test_thread_churn(void **state)
 {
     (void)state;
@@ -222,10 +220,15 @@ static void test_thread_churn(void **state)
 
 /* A block above the size classes that a thread frees waits in that thread's
  * medium lists until it exits; then it is the heap's again. */
+typedef struct freed_elsewhere {
+    ht_heap *heap;
+    void *block;
+} freed_elsewhere;
+
 static void *free_and_exit(void *arg)
 {
-    void **block = arg;
-    ht_heap_free(ht_heap_of_test, 0, *block);
+    freed_elsewhere *f = arg;
+    ht_heap_free(f->heap, 0, f->block);
     return NULL;
 }
 
@@ -233,15 +236,14 @@ static void test_medium_blocks_return_at_thread_exit(void **state)
 {
     (void)state;
     ht_heap *h = ht_heap_create(0, 0, 0);
-    ht_heap_of_test = h;
     ht_heap_alloc(h, 0, 100);
-    void *block = ht_heap_alloc(h, 0, 300000);
+    freed_elsewhere f = {.heap = h, .block = ht_heap_alloc(h, 0, 300000)};
     ht_heap_alloc(h, 0, 100); /* neighbours on both sides stay busy */
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, free_and_exit, &block), 0);
+    assert_int_equal(pthread_create(&t, NULL, free_and_exit, &f), 0);
     pthread_join(t, NULL);
     /* This thread's lists are empty: the back end's only fit is the block. */
-    assert_ptr_equal(ht_heap_alloc(h, 0, 300000), block);
+    assert_ptr_equal(ht_heap_alloc(h, 0, 300000), f.block);
     assert_int_equal(ht_heap_validate(h, 0, NULL), 1);
     ht_heap_destroy(h);
 }

@@ -102,19 +102,23 @@ static int push(ht_frame_vec *out, ht_strtab *strings, const char *function, con
     return ht_frame_vec_push(out, &f);
 }
 
-int ht_frames_describe(Dwfl_Module *mod, uint64_t pc, ht_strtab *strings, ht_frame_vec *out)
+int ht_frames_describe(Dwfl_Module *mod, ht_unit_index *units, uint64_t pc, ht_strtab *strings,
+                       ht_frame_vec *out)
 {
+    /* The unit from .debug_aranges, else from the unit index (units.h). */
+    Dwarf_Addr bias = 0;
+    Dwarf_Die unit;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+    if (!cu && dwfl_module_getdwarf(mod, &bias) && ht_unit_index_find(units, mod, pc - bias, &unit))
+        cu = &unit;
     const char *file = NULL;
     uint32_t line = 0;
-    Dwfl_Line *entry = dwfl_module_getsrc(mod, pc);
-    if (entry) {
-        int lineno = 0;
-        file = dwfl_lineinfo(entry, NULL, &lineno, NULL, NULL, NULL);
-        line = file && lineno > 0 ? (uint32_t)lineno : 0;
-    }
+    Dwarf_Line *entry = cu ? dwarf_getsrc_die(cu, pc - bias) : NULL;
+    int lineno = 0;
+    if (entry && (file = dwarf_linesrc(entry, NULL, NULL)) && dwarf_lineno(entry, &lineno) == 0 &&
+        lineno > 0)
+        line = (uint32_t)lineno;
 
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
     Dwarf_Die *scopes = NULL;
     int nscopes = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
     int last_inlined = 1; /* nothing appended yet counts as "needs the real function" */

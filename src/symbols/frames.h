@@ -11,6 +11,7 @@
 
 #include "heaptrail/symbols.h"
 #include "symbols/strtab.h"
+#include "symbols/units.h"
 
 /* A growing array of frames. */
 typedef struct ht_frame_vec {
@@ -27,8 +28,10 @@ void ht_frame_vec_destroy(ht_frame_vec *v);
  * offsets, see module.c): from the DWARF scopes when there is DWARF,
  * otherwise one frame named by the symbol table (flag HT_FRAME_NO_DEBUG_INFO).
  * The last frame appended is never inlined, the ones before it always are.
- * Names and files are interned in strings; module and module_offset are
- * left for the caller. Returns 0, or -1 when memory ran out. */
-int ht_frames_describe(Dwfl_Module *mod, uint64_t pc, ht_strtab *strings, ht_frame_vec *out);
+ * units is mod's unit index, for DWARF without .debug_aranges. Names and
+ * files are interned in strings; module and module_offset are left for the
+ * caller. Returns 0, or -1 when memory ran out. */
+int ht_frames_describe(Dwfl_Module *mod, ht_unit_index *units, uint64_t pc, ht_strtab *strings,
+                       ht_frame_vec *out);
 
 #endif

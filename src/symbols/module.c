@@ -243,4 +243,5 @@ void ht_sym_module_close(ht_sym_module *m)
     free(m->build_id);
     m->build_id = NULL;
     ht_u64map_destroy(&m->cache);
+    ht_unit_index_destroy(&m->units);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "symbols/u64map.h"
+#include "symbols/units.h"
 
 /* Where module files and their debug info are looked for. */
 typedef struct ht_sym_search {
@@ -38,6 +39,7 @@ typedef struct ht_sym_module {
     Dwfl_Module *mod;
     uint64_t lo;               /* lowest PT_LOAD p_vaddr of the file, once open */
     ht_u64map cache;           /* (offset << 1 | return_address) -> first cached frame */
+    ht_unit_index units;       /* for DWARF without .debug_aranges (units.h) */
 } ht_sym_module;
 
 /* Look for the module's file and open it; sets m->state (and fail_flags,

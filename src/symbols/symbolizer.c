@@ -334,7 +334,7 @@ static long resolve_new(ht_symbolizer *s, ht_sym_module *m, uint64_t offset, int
     /* A return address is the instruction after the call: the call itself
      * is at the byte before. */
     uint64_t pc = return_address && offset > 0 ? offset - 1 : offset;
-    if (first >= UINT32_MAX || ht_frames_describe(m->mod, pc, &s->strings, &s->frames) != 0 ||
+    if (first >= UINT32_MAX || ht_frames_describe(m->mod, &m->units, pc, &s->strings, &s->frames) != 0 ||
         ht_u64map_add(&m->cache, key, (uint32_t)first) != 0) {
         s->frames.count = first;
         return -1;

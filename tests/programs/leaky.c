@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "marked.h"
+#include "own_frame.h"
 
 /* Keep the call a call (no tail call): the site's own frame must stay. */
 #define SITE_KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
@@ -17,7 +18,7 @@ static void *volatile sink;
 
 /* Each site stores its own mark in its block: identical functions would be
  * folded into one, and the report would name only one of them. */
-__attribute__((noinline, noclone)) static void *leak_small(size_t n)
+OWN_FRAME static void *leak_small(size_t n)
 {
     char *p = malloc(n);
     SITE_KEEP(p);
@@ -27,7 +28,7 @@ __attribute__((noinline, noclone)) static void *leak_small(size_t n)
 }
 static const int leak_small_line = __LINE__ - 6;
 
-__attribute__((noinline, noclone)) static void *leak_large(size_t n)
+OWN_FRAME static void *leak_large(size_t n)
 {
     char *p = calloc(1, n);
     SITE_KEEP(p);
@@ -37,7 +38,7 @@ __attribute__((noinline, noclone)) static void *leak_large(size_t n)
 }
 static const int leak_large_line = __LINE__ - 6;
 
-__attribute__((noinline, noclone)) static void *leak_in_child(size_t n)
+OWN_FRAME static void *leak_in_child(size_t n)
 {
     char *p = malloc(n);
     SITE_KEEP(p);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "marked.h"
+#include "own_frame.h"
 
 #define SITE_KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
@@ -26,7 +27,7 @@ static volatile int temporaries = 40, peak_blocks = 60, leaks = 3, early_blocks 
 
 /* Each site writes its own letter: identical functions would be folded. */
 #define SITE(name, letter)                                                                     \
-    __attribute__((noinline, noclone)) static void *name(size_t n)                             \
+    OWN_FRAME static void *name(size_t n)                                                      \
     {                                                                                          \
         char *p = malloc(n);                                                                   \
         SITE_KEEP(p);                                                                          \

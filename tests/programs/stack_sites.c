@@ -8,9 +8,10 @@
 #include <stdlib.h>
 
 #include "marked.h"
+#include "own_frame.h"
 #include "stack_sites.h"
 
-__attribute__((noinline, noclone)) static void *exe_alloc(size_t n)
+OWN_FRAME static void *exe_alloc(size_t n)
 {
     void *p = malloc(n);
     SITE_KEEP(p);
@@ -26,7 +27,7 @@ static inline __attribute__((always_inline)) void *inlined_alloc(size_t n)
 }
 static const int inlined_line = __LINE__ - 4;
 
-__attribute__((noinline, noclone)) static void *via_inline(size_t n)
+OWN_FRAME static void *via_inline(size_t n)
 {
     void *p = inlined_alloc(n);
     SITE_KEEP(p);

@@ -4,8 +4,9 @@
 #include <cstdio>
 
 #include "marked.h"
+#include "own_frame.h"
 
-__attribute__((noinline, noclone)) static char *cxx_alloc(size_t n)
+OWN_FRAME static char *cxx_alloc(size_t n)
 {
     char *p = new char[n];
     __asm__ volatile("" : : "r"(p) : "memory");

@@ -12,9 +12,11 @@
 
 #include <cmocka.h>
 
+#include "../programs/own_frame.h"
+
 uint64_t probe_return_address;
 
-__attribute__((noinline, noipa)) int probe(int x)
+OWN_FRAME int probe(int x)
 {
     probe_return_address = (uint64_t)(uintptr_t)__builtin_return_address(0);
     return x + 1;

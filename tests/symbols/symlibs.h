@@ -18,6 +18,9 @@ int sym_shared_function(sym_probe_fn probe, int x, int *line);
 /* libsym_dlopen.so, loaded with dlopen (the type of the symbol looked up). */
 typedef int (*sym_dlopen_function_fn)(sym_probe_fn probe, int x, int *line);
 
+/* libsym_noaranges.so, loaded with dlopen: "sym_noaranges_function", of
+ * the same type. Its DWARF has no .debug_aranges. */
+
 /* libsym_split.so, linked; the build also makes a stripped copy and a
  * separate debug file of it (objcopy --only-keep-debug). */
 int sym_split_function(sym_probe_fn probe, int x, int *line);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "../programs/own_frame.h"
 #include "heaptrail/symbols.h"
 #include "self_modules.h"
 #include "symlibs.h"
@@ -62,7 +63,7 @@ static void assert_frame(const ht_frame *f, const char *function, const char *fi
     assert_int_equal(f->flags, 0);
 }
 
-__attribute__((noinline, noipa)) static int exe_function(int x, int *line)
+OWN_FRAME static int exe_function(int x, int *line)
 {
     int r = (*line = __LINE__, probe(x));
     return r * 13 + 5;
@@ -111,6 +112,26 @@ static void test_dlopen_library(void **state)
     dlclose(lib);
 }
 
+/* A library without .debug_aranges (clang's default): libdw places none of
+ * its addresses in a unit, the symbolizer's own index of the units does. */
+static void test_library_without_aranges(void **state)
+{
+    void *lib = dlopen(SYM_NOARANGES_PATH, RTLD_NOW);
+    assert_non_null(lib);
+    sym_dlopen_function_fn fn;
+    *(void **)&fn = dlsym(lib, "sym_noaranges_function");
+    assert_non_null(fn);
+    int line = 0;
+    fn(probe, 1, &line);
+    self_module m;
+    assert_true(self_module_find("/libsym_noaranges.so", &m));
+    self_module_register_as(*state, PID, &m, NULL);
+    ht_frame f[4];
+    assert_int_equal(resolve_probe(*state, f, 4), 1);
+    assert_frame(&f[0], "sym_noaranges_function", "lib_noaranges.c", line, 0);
+    dlclose(lib);
+}
+
 /* Forced inline into inline_host: the probe's return address lies in
  * inline_host's code, at a line of this function. */
 static inline __attribute__((always_inline)) int inlined_helper(int x, int *line)
@@ -119,7 +140,7 @@ static inline __attribute__((always_inline)) int inlined_helper(int x, int *line
     return r * 17 + 1;
 }
 
-__attribute__((noinline, noipa)) static int inline_host(int x, int *inner_line, int *outer_line)
+OWN_FRAME static int inline_host(int x, int *inner_line, int *outer_line)
 {
     int r = (*outer_line = __LINE__, inlined_helper(x, inner_line));
     return r + 19;
@@ -172,6 +193,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_executable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dlopen_library, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_library_without_aranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inlined_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cxx_demangled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_program_counter, setup, teardown),

@@ -10,7 +10,8 @@ add_library(sym_shared SHARED ${CMAKE_CURRENT_LIST_DIR}/lib_shared.c)
 add_library(sym_split SHARED ${CMAKE_CURRENT_LIST_DIR}/lib_split.c)
 add_library(sym_cxx SHARED ${CMAKE_CURRENT_LIST_DIR}/lib_cxx.cpp)
 add_library(sym_dlopen MODULE ${CMAKE_CURRENT_LIST_DIR}/lib_dlopen.c)
-foreach(lib sym_shared sym_split sym_cxx sym_dlopen)
+add_library(sym_noaranges MODULE ${CMAKE_CURRENT_LIST_DIR}/lib_noaranges.c)
+foreach(lib sym_shared sym_split sym_cxx sym_dlopen sym_noaranges)
   set_target_properties(${lib} PROPERTIES COMPILE_OPTIONS "${HT_SYM_LIB_OPTIONS}"
                         LIBRARY_OUTPUT_DIRECTORY ${HT_SYM_DIR})
 endforeach()
@@ -30,7 +31,15 @@ add_custom_command(TARGET sym_split POST_BUILD
           $<TARGET_FILE:sym_split> ${HT_SYM_SPLIT_STRIPPED}
   VERBATIM)
 
+# libsym_noaranges.so without .debug_aranges, as clang builds libraries
+# (it emits the section only with -gdwarf-aranges): the symbolizer must
+# find the unit of an address without it.
+add_custom_command(TARGET sym_noaranges POST_BUILD
+  COMMAND ${CMAKE_OBJCOPY} --remove-section=.debug_aranges $<TARGET_FILE:sym_noaranges>
+  VERBATIM)
+
 set(HT_SYM_DEFINITIONS SYM_DLOPEN_PATH="$<TARGET_FILE:sym_dlopen>"
+    SYM_NOARANGES_PATH="$<TARGET_FILE:sym_noaranges>"
     SYM_SPLIT_PATH="$<TARGET_FILE:sym_split>" SYM_SHARED_PATH="$<TARGET_FILE:sym_shared>"
     SYM_SPLIT_DEBUG="${HT_SYM_SPLIT_DEBUG}" SYM_SPLIT_STRIPPED="${HT_SYM_SPLIT_STRIPPED}")
 
@@ -40,5 +49,5 @@ foreach(test test_symbols test_symbols_files test_symbols_processes)
   target_link_libraries(${test} PRIVATE sym_shared sym_split sym_cxx dl)
   target_compile_definitions(${test} PRIVATE ${HT_SYM_DEFINITIONS})
   target_compile_options(${test} PRIVATE -g -O2)
-  add_dependencies(${test} sym_dlopen)
+  add_dependencies(${test} sym_dlopen sym_noaranges)
 endforeach()

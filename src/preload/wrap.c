@@ -177,10 +177,15 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
         uint64_t heap;
         uint32_t source = ht_block_source(p, &heap);
         uint64_t payload[6] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
-        if (ht_emit_stack_depth)
-            emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, add_stack(payload, 5, &source));
-        else
+        if (ht_emit_stack_depth) {
+            /* Its own statement: add_stack sets the record's stack flag in
+             * source, and an argument list may read source before or after
+             * another argument's call (clang reads it first). */
+            unsigned words = add_stack(payload, 5, &source);
+            emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, words);
+        } else {
             emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, 5);
+        }
     }
     if (mine)
         __atomic_store_n(busy, 0, __ATOMIC_RELEASE);

@@ -26,6 +26,7 @@ int main(int argc, char **argv)
         void *keep = malloc(mark_size(round + 1)); /* alive across the load */
         if (!keep)
             return 1;
+        ((volatile char *)keep)[0] = 1; /* used: a compiler may drop an unused malloc and free */
         dl_host_counts.allocs++;
         dl_host_counts.bytes += mark_size(round + 1);
         void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);

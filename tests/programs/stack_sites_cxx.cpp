@@ -6,7 +6,12 @@
 #include "marked.h"
 #include "own_frame.h"
 
-OWN_FRAME static char *cxx_alloc(size_t n)
+// External: its DWARF then carries the mangled name with either compiler
+// (clang gives one to static functions too, GCC does not), and the frame
+// reads "cxx_alloc(unsigned long)", the name demangled with its parameters.
+char *cxx_alloc(size_t n);
+
+OWN_FRAME char *cxx_alloc(size_t n)
 {
     char *p = new char[n];
     __asm__ volatile("" : : "r"(p) : "memory");
@@ -17,7 +22,7 @@ static const int cxx_line = __LINE__ - 4;
 int main()
 {
     delete[] cxx_alloc(mark_size(5));
-    std::printf("{\"cxx\": {\"size\": %zu, \"function\": \"cxx_alloc\", "
+    std::printf("{\"cxx\": {\"size\": %zu, \"function\": \"cxx_alloc(unsigned long)\", "
                 "\"file\": \"stack_sites_cxx.cpp\", \"line\": %d}}\n",
                 mark_size(5), cxx_line);
     return 0;

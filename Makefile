@@ -1,7 +1,7 @@
 # heaptrail: the commands a newcomer types. CMake does the building underneath.
 #   make          build (build/bin/heaptrail, build/lib/)
 #   make demo     set up, build, record the bundled example and print its report
-#   make test     set up, build, run every test (plain, ASan+UBSan, fuzz smoke)
+#   make test     set up, build, run every test (plain, ASan+UBSan, clang, fuzz smoke)
 #   make fuzz     run the trace-reader fuzzer until stopped (FUZZ_SECONDS=N to bound it)
 #   make bench    the side-by-side benchmarks of bench/
 #   make install PREFIX=/usr/local
@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 BUILD := build
 ASAN_BUILD := build-asan
+CLANG_BUILD := build-clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 0
 
@@ -40,6 +41,11 @@ test: test-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHT_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	@# The whole suite again built by clang: code whose meaning rests on
+	@# one compiler's choices (an argument evaluated first) shows here.
+	@CC=clang CXX=clang++ cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(CLANG_BUILD) -j $(JOBS)
+	cd $(CLANG_BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 $(FUZZ_BUILD)/bin/fuzz_reader: test-deps
@@ -64,4 +70,4 @@ bench: bench-deps build
 	bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

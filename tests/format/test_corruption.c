@@ -277,6 +277,7 @@ static uint64_t find_record(const unsigned char *file, const tf_chunk *meta, uin
         }
         at += 6 + n;
     }
+    *len = 0; /* fail_msg does not return, which the compiler cannot tell */
     fail_msg("meta record %u not found", key);
     return 0;
 }

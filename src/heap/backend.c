@@ -35,7 +35,7 @@ static void bin_insert(ht_heap *h, ht_free_block *f)
         f->next->prev = f;
     h->bins[i] = f;
     h->bin_map[i / 64] |= 1ull << (i % 64);
-    f->header.tag = ht_make_tag(&f->header, h->cookie, HT_STATE_FREE);
+    ht_tag_store(&f->header, ht_make_tag(&f->header, h->cookie, HT_STATE_FREE));
     h->free_space += (size_t)f->header.size16 * 16;
 }
 
@@ -139,7 +139,7 @@ static void install_segment(ht_heap *h, ht_segment *s)
     end->prev16 = f->header.size16;
     end->size16 = 0;
     end->slack = 0;
-    end->tag = ht_make_tag(end, h->cookie, HT_STATE_END);
+    ht_tag_store(end, ht_make_tag(end, h->cookie, HT_STATE_END));
     bin_insert(h, f);
 }
 
@@ -234,7 +234,7 @@ ht_block *ht_backend_alloc(ht_heap *h, size_t bytes, bool *grew)
     split(h, b, need16);
     if (h->spare && segment_of(b) == h->spare)
         h->spare = NULL;
-    b->tag = ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN);
+    ht_tag_store(b, ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN));
     return b;
 }
 
@@ -257,7 +257,7 @@ ht_block *ht_backend_alloc_aligned(ht_heap *h, size_t bytes, size_t align, bool 
         nb->size16 = (uint32_t)(b->size16 - front16);
         nb->prev16 = (uint32_t)front16;
         nb->slack = 0;
-        nb->tag = ht_make_tag(nb, h->cookie, HT_STATE_BUSY_MAIN);
+        ht_tag_store(nb, ht_make_tag(nb, h->cookie, HT_STATE_BUSY_MAIN));
         ht_backend_next(nb)->prev16 = nb->size16;
         b->size16 = (uint32_t)front16;
         ht_backend_free(h, b); /* still tagged busy: the front goes back as a free block */
@@ -295,7 +295,7 @@ void ht_backend_free(ht_heap *h, ht_block *b)
         if (ht_block_state(prev, h->cookie) == HT_STATE_FREE) {
             bin_remove(h, (ht_free_block *)prev);
             prev->size16 += b->size16;
-            b->tag = 0; /* no longer a header: a stale pointer to it must not check */
+            ht_tag_store(b, 0); /* no longer a header: a stale pointer to it must not check */
             b = prev;
         }
     }
@@ -317,7 +317,7 @@ bool ht_backend_resize(ht_heap *h, ht_block *b, size_t bytes)
         return false;
     bin_remove(h, (ht_free_block *)next);
     b->size16 += next->size16;
-    next->tag = 0;
+    ht_tag_store(next, 0);
     ht_backend_next(b)->prev16 = b->size16;
     if (h->spare && segment_of(b) == h->spare)
         h->spare = NULL;

@@ -387,7 +387,7 @@ static bool find_block(ht_heap *h, void *p, live_block *b, const char **what)
     if (s->kind == HT_SEGMENT_LFH) {
         ht_lfh_page *page = ht_lfh_page_at(p);
         size_t i = ht_lfh_index(page, p); /* SIZE_MAX in a slice without a page: its span is 0 */
-        if (i >= page->bump) {
+        if (i >= __atomic_load_n(&page->bump, __ATOMIC_RELAXED)) { /* the lock is not held */
             *what = "not the start of a live block";
             return false;
         }
@@ -757,7 +757,7 @@ static inline void push_lfh(ht_class_cache *cc, uint16_t *word, void *p)
 
 static inline void push_main(ht_class_cache *cc, ht_block *b)
 {
-    b->tag += HT_STATE_CACHED_DELTA;
+    ht_tag_store(b, ht_tag_load(b) + HT_STATE_CACHED_DELTA);
     *ht_block_link(b) = cc->lookaside_main;
     cc->lookaside_main = b;
     cc->lookaside_room--;
@@ -819,7 +819,7 @@ static uint32_t release(ht_heap *h, live_block *b)
         unsigned k;
         ht_heap_cache *hc = medium_cache_taking(h, b->header, &k);
         if (hc) {
-            b->header->tag += HT_STATE_CACHED_DELTA;
+            ht_tag_store(b->header, ht_tag_load(b->header) + HT_STATE_CACHED_DELTA);
             *ht_block_link(b->header) = hc->medium[k];
             hc->medium[k] = b->header;
             hc->medium_count[k]++;

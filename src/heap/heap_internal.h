@@ -62,13 +62,20 @@ static inline uint32_t ht_make_tag(const ht_block *b, uint32_t cookie, unsigned 
     return ht_tag_check(b, cookie) | state;
 }
 
+/* A tag is read and written whole, without ordering (a plain move on x86):
+ * a thread's lock-free paths change the tags of the blocks its caches hold
+ * while another thread, under the heap's lock, may read them as the
+ * neighbours of a block it frees (cached or busy: not free either way). */
+static inline uint32_t ht_tag_load(const ht_block *b) { return __atomic_load_n(&b->tag, __ATOMIC_RELAXED); }
+static inline void ht_tag_store(ht_block *b, uint32_t tag) { __atomic_store_n(&b->tag, tag, __ATOMIC_RELAXED); }
+
 /* Change the state of a block whose tag checks: its check word stays. */
-static inline void ht_retag(ht_block *b, unsigned state) { b->tag = (b->tag & ~0xFu) | state; }
+static inline void ht_retag(ht_block *b, unsigned state) { ht_tag_store(b, (ht_tag_load(b) & ~0xFu) | state); }
 
 /* Tag xor check word of a 16-byte aligned header: the block's state when
  * the tag checks, 16 or more when it does not. One xor and one compare tell
  * a block of one expected state (or of two adjacent ones) on the fast paths. */
-static inline uint32_t ht_tag_state(const ht_block *b, uint32_t cookie) { return b->tag ^ ht_tag_check(b, cookie); }
+static inline uint32_t ht_tag_state(const ht_block *b, uint32_t cookie) { return ht_tag_load(b) ^ ht_tag_check(b, cookie); }
 
 /* The state of b, or 0 when its tag does not check. */
 static inline unsigned ht_block_state(const ht_block *b, uint32_t cookie)

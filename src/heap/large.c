@@ -42,7 +42,7 @@ static ht_block *set_up(ht_heap *h, ht_segment *s, size_t lead, size_t map, size
     b->prev16 = 0;
     b->size16 = 0;
     b->slack = (uint32_t)(map - lead - size);
-    b->tag = ht_make_tag(b, h->cookie, HT_STATE_BUSY_LARGE);
+    ht_tag_store(b, ht_make_tag(b, h->cookie, HT_STATE_BUSY_LARGE));
     return b;
 }
 
@@ -81,7 +81,7 @@ void ht_large_free(ht_heap *h, ht_block *b)
     ht_segment_unlink(h, s);
     ht_segmap_unregister(s);
     s->magic = 0;
-    b->tag = 0;
+    ht_tag_store(b, 0);
     ht_pages_unmap(s, s->size);
 }
 
@@ -126,6 +126,6 @@ ht_block *ht_large_resize(ht_heap *h, ht_block *b, size_t size, bool may_move)
         return NULL;
     }
     nb->slack = (uint32_t)(map - lead - size);
-    nb->tag = ht_make_tag(nb, h->cookie, HT_STATE_BUSY_LARGE);
+    ht_tag_store(nb, ht_make_tag(nb, h->cookie, HT_STATE_BUSY_LARGE));
     return nb;
 }

@@ -205,7 +205,7 @@ unsigned ht_lfh_take(ht_heap *h, unsigned c, void **list, unsigned want)
             *ht_link(at) = head;
             head = at;
         }
-        page->bump += fresh;
+        __atomic_store_n(&page->bump, page->bump + fresh, __ATOMIC_RELAXED); /* find_block reads it unlocked */
         n += fresh;
         page->used += n - taken;
         if (!page->free && page->bump == page->capacity)

@@ -56,7 +56,7 @@ void ht_cache_give_back_main(ht_heap *h, ht_block *b)
 {
     if (ht_block_state(b, h->cookie) != HT_STATE_CACHED_MAIN)
         ht_heap_corrupt(h, ht_payload_of(b), "a freed block was written to after its free (header damaged)");
-    b->tag = ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN);
+    ht_tag_store(b, ht_make_tag(b, h->cookie, HT_STATE_BUSY_MAIN));
     ht_backend_free(h, b);
 }
 

@@ -35,7 +35,8 @@ static bool build(ht_unit_index *index, Dwfl_Module *mod)
             ranges[count++] = (ht_unit_range){.low = low, .high = high, .unit = dwarf_dieoffset(unit)};
         }
     }
-    qsort(ranges, count, sizeof *ranges, by_low);
+    if (count)
+        qsort(ranges, count, sizeof *ranges, by_low); /* qsort's array must not be NULL */
     index->ranges = ranges;
     index->count = count;
     index->built = true;

@@ -92,44 +92,41 @@ static void test_shared_library(void **state)
     assert_string_equal(base_name(f[0].module), "libsym_shared.so");
 }
 
-static void test_dlopen_library(void **state)
+/* Load the library at path, call its function, tell the symbolizer of the
+ * library as the recorder would (it was loaded after setup), and check the
+ * probe's frame: the function, its file and line, the module. */
+static void check_loaded_library(ht_symbolizer *symbolizer, const char *path, const char *function,
+                                 const char *module_suffix, const char *file)
 {
-    void *lib = dlopen(SYM_DLOPEN_PATH, RTLD_NOW);
+    void *lib = dlopen(path, RTLD_NOW);
     assert_non_null(lib);
     sym_dlopen_function_fn fn;
-    *(void **)&fn = dlsym(lib, "sym_dlopen_function");
+    *(void **)&fn = dlsym(lib, function);
     assert_non_null(fn);
     int line = 0;
     fn(probe, 1, &line);
-    /* Loaded after setup: told to the symbolizer as the recorder would. */
     self_module m;
-    assert_true(self_module_find("/libsym_dlopen.so", &m));
-    self_module_register_as(*state, PID, &m, NULL);
+    assert_true(self_module_find(module_suffix, &m));
+    self_module_register_as(symbolizer, PID, &m, NULL);
     ht_frame f[4];
-    assert_int_equal(resolve_probe(*state, f, 4), 1);
-    assert_frame(&f[0], "sym_dlopen_function", "lib_dlopen.c", line, 0);
+    assert_int_equal(resolve_probe(symbolizer, f, 4), 1);
+    assert_frame(&f[0], function, file, line, 0);
     assert_string_equal(f[0].module, m.path);
     dlclose(lib);
+}
+
+static void test_dlopen_library(void **state)
+{
+    check_loaded_library(*state, SYM_DLOPEN_PATH, "sym_dlopen_function", "/libsym_dlopen.so",
+                         "lib_dlopen.c");
 }
 
 /* A library without .debug_aranges (clang's default): libdw places none of
  * its addresses in a unit, the symbolizer's own index of the units does. */
 static void test_library_without_aranges(void **state)
 {
-    void *lib = dlopen(SYM_NOARANGES_PATH, RTLD_NOW);
-    assert_non_null(lib);
-    sym_dlopen_function_fn fn;
-    *(void **)&fn = dlsym(lib, "sym_noaranges_function");
-    assert_non_null(fn);
-    int line = 0;
-    fn(probe, 1, &line);
-    self_module m;
-    assert_true(self_module_find("/libsym_noaranges.so", &m));
-    self_module_register_as(*state, PID, &m, NULL);
-    ht_frame f[4];
-    assert_int_equal(resolve_probe(*state, f, 4), 1);
-    assert_frame(&f[0], "sym_noaranges_function", "lib_noaranges.c", line, 0);
-    dlclose(lib);
+    check_loaded_library(*state, SYM_NOARANGES_PATH, "sym_noaranges_function",
+                         "/libsym_noaranges.so", "lib_noaranges.c");
 }
 
 /* Forced inline into inline_host: the probe's return address lies in

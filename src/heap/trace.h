@@ -18,7 +18,7 @@
 #include "trace/stack_table.h"
 #include "unwind/capture.h"
 
-static inline bool ht_heap_tracing(void) { return __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED); }
+static inline bool ht_heap_tracing(void) { return ht_emit_recording(); }
 
 /* Join the recording session as soon as the process heap exists, so that
  * the blocks of the program's start are in the trace too. */

@@ -108,7 +108,7 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *data)
 
 void ht_modules_scan(void)
 {
-    if (!__atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED))
+    if (!ht_emit_recording())
         return;
     static scan_state st; /* under modules_lock */
     pthread_mutex_lock(&modules_lock);
@@ -154,7 +154,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
     ht_resolve();
     void *p = ht_real.mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED)) {
+    if (p != MAP_FAILED && ht_emit_recording()) {
         uint64_t payload[3] = {(uint64_t)(uintptr_t)p, len, (uint64_t)(uint32_t)prot | (uint64_t)(uint32_t)flags << 32};
         ht_emit(HT_EVENT_OS_MAP, 0, payload, 3);
     }
@@ -167,7 +167,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 EXPORT int munmap(void *addr, size_t len)
 {
     ht_resolve();
-    if (__atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED)) {
+    if (ht_emit_recording()) {
         uint64_t payload[2] = {(uint64_t)(uintptr_t)addr, len};
         ht_emit(HT_EVENT_OS_UNMAP, 0, payload, 2);
     }
@@ -185,7 +185,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         va_end(ap);
     }
     void *p = ht_real.mremap(old, old_len, new_len, flags, want);
-    if (p != MAP_FAILED && __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED)) {
+    if (p != MAP_FAILED && ht_emit_recording()) {
         uint64_t payload[4] = {(uint64_t)(uintptr_t)old, old_len, (uint64_t)(uintptr_t)p, new_len};
         ht_emit(HT_EVENT_OS_REMAP, 0, payload, 4);
     }
@@ -279,7 +279,7 @@ EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
     ht_resolve();
     int r = ht_real.pthread_setname_np(thread, name);
-    if (r == 0 && thread == pthread_self() && __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED))
+    if (r == 0 && thread == pthread_self() && ht_emit_recording())
         ht_emit_blob(HT_EVENT_THREAD_NAME, NULL, 0, name, (uint32_t)strnlen(name, 64), NULL, 0);
     return r;
 }

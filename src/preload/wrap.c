@@ -34,10 +34,8 @@ static inline bool ready(void)
     return __atomic_load_n((void **)&ht_real.malloc, __ATOMIC_ACQUIRE) != NULL;
 }
 
-static inline bool tracing(void) { return __atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED); }
-
 /* The id of the stack that here was read in. Out of line: the frames'
- * array stays off the interposed functions' frames. */
+ * array stays off the frames of the functions that call it. */
 static __attribute__((noinline)) uint64_t stack_id(const struct ht_unwind_start *here)
 {
     uint64_t frames[HT_STACK_MAX_DEPTH];
@@ -46,19 +44,11 @@ static __attribute__((noinline)) uint64_t stack_id(const struct ht_unwind_start 
 }
 
 /* With stacks on, the stack id becomes the payload's last word and the
- * record says so. Returns the payload length. Inlined down to the
- * interposed function, where the walk then starts: the only frame of ours
- * it walks through. */
-static inline __attribute__((always_inline)) unsigned add_stack(uint64_t *payload, unsigned n,
-                                                                uint32_t *arg)
+ * record says so. Returns the payload length. */
+static inline unsigned add_stack(uint64_t *payload, unsigned n, uint32_t *arg,
+                                 const struct ht_unwind_start *here)
 {
-#if HT_UNWIND_FAST
-    struct ht_unwind_start here;
-    HT_UNWIND_HERE(&here);
-    payload[n] = stack_id(&here);
-#else
-    payload[n] = stack_id(NULL);
-#endif
+    payload[n] = stack_id(here);
     *arg |= HT_RECORD_STACK;
     return n + 1;
 }
@@ -76,30 +66,89 @@ static inline __attribute__((always_inline)) void emit_heap(uint32_t type, uint3
         ht_emit(type, source, payload, n);
 }
 
-static inline __attribute__((always_inline)) void trace_alloc(void *p, size_t size)
+/* Where the stack walk starts: the registers of the interposed function,
+ * read in it (the functions below are inlined into it), so that its frame
+ * is the only one of ours the walk passes. They go to the out-of-line
+ * paths as three arguments, which need no stack frame. */
+#if HT_UNWIND_FAST
+#define READ_HERE(here) HT_UNWIND_HERE(&(here))
+#define HERE_OR_NULL(here) (&(here))
+#else
+#define READ_HERE(here) ((void)0)
+#define HERE_OR_NULL(here) NULL
+#endif
+
+/* The record of a session that is not plain (stacks, loss, the vDSO
+ * clock). Out of line: the registers and the frame its work needs stay off
+ * the interposed functions' common path. */
+static __attribute__((noinline)) void alloc_general(void *p, size_t size, uint64_t ip, uint64_t sp,
+                                                    uint64_t bp)
 {
+    struct ht_unwind_start here = {ip, sp, bp};
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
     uint64_t payload[4] = {heap, size, (uint64_t)(uintptr_t)p};
-    /* Two calls, so that the common one has a constant length (see ht_emit). */
+    /* Two calls, so that each has a constant length (see ht_emit). */
     if (ht_emit_stack_depth) {
-        unsigned n = add_stack(payload, 3, &source);
+        unsigned n = add_stack(payload, 3, &source, HERE_OR_NULL(here));
         emit_heap(HT_EVENT_HEAP_ALLOC, source, payload, n);
     } else {
         emit_heap(HT_EVENT_HEAP_ALLOC, source, payload, 3);
     }
+    (void)here;
 }
 
-static inline __attribute__((always_inline)) void trace_free(void *p)
+static __attribute__((noinline)) void free_general(void *p, uint64_t ip, uint64_t sp, uint64_t bp)
 {
+    struct ht_unwind_start here = {ip, sp, bp};
     uint64_t heap;
     uint32_t source = ht_block_source(p, &heap);
     uint64_t payload[3] = {heap, (uint64_t)(uintptr_t)p};
     if (ht_emit_stack_depth && (ht_emit_session_flags & HT_SESSION_FREE_STACKS)) {
-        unsigned n = add_stack(payload, 2, &source);
+        unsigned n = add_stack(payload, 2, &source, HERE_OR_NULL(here));
         emit_heap(HT_EVENT_HEAP_FREE, source, payload, n);
     } else {
         emit_heap(HT_EVENT_HEAP_FREE, source, payload, 2);
+    }
+    (void)here;
+}
+
+/* Trace the allocation of p, which the allocator just returned: the mode is
+ * read after its work (see ht_stamp). */
+static inline __attribute__((always_inline)) void trace_alloc(void *p, size_t size)
+{
+    uint32_t mode = ht_emit_mode_now();
+    if (likely(mode & HT_EMIT_PLAIN)) {
+        uint64_t heap;
+        uint32_t source = ht_block_source(p, &heap);
+        if (heap == HT_HEAP_GLIBC_MAIN_ARENA)
+            ht_emit_plain(mode, HT_EVENT_HEAP_ALLOC, source | HT_RECORD_MAIN_HEAP, 2, size,
+                          (uintptr_t)p, 0);
+        else
+            ht_emit_plain(mode, HT_EVENT_HEAP_ALLOC, source, 3, heap, size, (uintptr_t)p);
+    } else if (mode & HT_EMIT_ON) {
+        struct ht_unwind_start here = {0, 0, 0};
+        READ_HERE(here);
+        alloc_general(p, size, here.ip, here.sp, here.bp);
+    }
+}
+
+/* Trace the release of p, which the allocator is about to take back. */
+static inline __attribute__((always_inline)) void trace_free(void *p)
+{
+    uint32_t mode = ht_emit_mode_now();
+    if (likely(mode & HT_EMIT_PLAIN)) {
+        uint64_t heap;
+        uint32_t source = ht_block_source(p, &heap);
+        if (heap == HT_HEAP_GLIBC_MAIN_ARENA)
+            ht_emit_plain(mode, HT_EVENT_HEAP_FREE, source | HT_RECORD_MAIN_HEAP, 1, (uintptr_t)p,
+                          0, 0);
+        else
+            ht_emit_plain(mode, HT_EVENT_HEAP_FREE, source, 2, heap, (uintptr_t)p, 0);
+    } else if (mode & HT_EMIT_ON) {
+        struct ht_unwind_start here = {0, 0, 0};
+        READ_HERE(here);
+        free_general(p, here.ip, here.sp, here.bp);
     }
 }
 
@@ -108,7 +157,7 @@ EXPORT void *malloc(size_t size)
     if (unlikely(!ready()))
         return ht_boot_alloc(size, 16);
     void *p = ht_real.malloc(size);
-    if (likely(p != NULL) && tracing())
+    if (likely(p != NULL))
         trace_alloc(p, size);
     return p;
 }
@@ -119,8 +168,7 @@ EXPORT void free(void *p)
         return;
     if (unlikely(!ready()))
         return; /* nothing but the boot arena can have handed out p yet */
-    if (tracing())
-        trace_free(p);
+    trace_free(p);
     ht_real.free(p);
 }
 
@@ -133,7 +181,7 @@ EXPORT void *calloc(size_t n, size_t size)
         return ht_boot_alloc(total, 16); /* static memory is zeroed */
     }
     void *p = ht_real.calloc(n, size);
-    if (likely(p != NULL) && tracing() && !__builtin_mul_overflow(n, size, &total))
+    if (likely(p != NULL) && !__builtin_mul_overflow(n, size, &total))
         trace_alloc(p, total);
     return p;
 }
@@ -142,7 +190,7 @@ EXPORT void *calloc(size_t n, size_t size)
 static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t, size_t),
                             size_t n, size_t m)
 {
-    if (!tracing())
+    if (!ht_emit_recording())
         return call(old, n, m);
     if (old == NULL) {
         void *p = call(NULL, n, m);
@@ -178,10 +226,12 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
         uint32_t source = ht_block_source(p, &heap);
         uint64_t payload[6] = {heap, (uint64_t)(uintptr_t)p, (uint64_t)(uintptr_t)old, size, t1};
         if (ht_emit_stack_depth) {
+            struct ht_unwind_start here = {0, 0, 0};
+            READ_HERE(here);
             /* Its own statement: add_stack sets the record's stack flag in
              * source, and an argument list may read source before or after
              * another argument's call (clang reads it first). */
-            unsigned words = add_stack(payload, 5, &source);
+            unsigned words = add_stack(payload, 5, &source, HERE_OR_NULL(here));
             emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, words);
         } else {
             emit_heap(HT_EVENT_HEAP_REALLOC, source, payload, 5);
@@ -246,7 +296,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         return 0;
     }
     int r = ht_real.posix_memalign(out, align, size);
-    if (r == 0 && *out && tracing())
+    if (r == 0 && *out)
         trace_alloc(*out, size);
     return r;
 }
@@ -258,7 +308,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         if (unlikely(!ready()))                                                                \
             return ht_boot_alloc(size_expr, boot_align);                                       \
         void *p = ht_real.name call_args;                                                      \
-        if (likely(p != NULL) && tracing())                                                    \
+        if (likely(p != NULL))                                                                 \
             trace_alloc(p, size_expr);                                                         \
         return p;                                                                              \
     }
@@ -273,8 +323,7 @@ ALIGNED_WRAPPER(pvalloc, (size_t size), (size), 4096, size)
 EXPORT void free_sized(void *p, size_t size)
 {
     if (ht_real.free_sized && p && !ht_boot_owns(p) && ready()) {
-        if (tracing())
-            trace_free(p);
+        trace_free(p);
         ht_real.free_sized(p, size);
         return;
     }
@@ -284,8 +333,7 @@ EXPORT void free_sized(void *p, size_t size)
 EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
     if (ht_real.free_aligned_sized && p && !ht_boot_owns(p) && ready()) {
-        if (tracing())
-            trace_free(p);
+        trace_free(p);
         ht_real.free_aligned_sized(p, align, size);
         return;
     }

@@ -24,11 +24,10 @@
 #include "trace/stack_table.h"
 
 __thread ht_thread_state ht_thread __attribute__((tls_model("initial-exec")));
-int ht_emit_enabled;
+uint32_t ht_emit_mode;
 uint32_t ht_emit_ring_bytes;
 uint32_t ht_emit_session_flags;
 uint32_t ht_emit_stack_depth;
-int ht_emit_threads_share;
 
 static void *session_base;
 static ht_session_control *control;
@@ -60,7 +59,10 @@ static bool collector_alive(void)
 }
 
 /* The collector went away: stop tracing rather than wait for it forever. */
-static void give_up(void) { __atomic_store_n(&ht_emit_enabled, 0, __ATOMIC_RELAXED); }
+static void give_up(void)
+{
+    __atomic_fetch_and(&ht_emit_mode, ~(uint32_t)(HT_EMIT_ON | HT_EMIT_PLAIN), __ATOMIC_RELAXED);
+}
 
 static size_t read_file(const char *path, char *buf, size_t cap)
 {
@@ -185,7 +187,8 @@ bool ht_emit_attach_process(void)
     ht_emit_ring_bytes = c.ring_bytes;
     ht_emit_session_flags = c.flags;
     ht_emit_stack_depth = c.stack_depth;
-    __atomic_store_n(&ht_emit_enabled, 1, __ATOMIC_RELEASE);
+    bool plain = (c.flags & HT_SESSION_TSC) && !(c.flags & HT_SESSION_LOSSY) && c.stack_depth == 0;
+    __atomic_fetch_or(&ht_emit_mode, HT_EMIT_ON | (plain ? HT_EMIT_PLAIN : 0), __ATOMIC_RELEASE);
     __atomic_store_n(&process_state, 1, __ATOMIC_RELEASE);
     emit_process_start();
     return true;
@@ -220,6 +223,14 @@ static ht_slot *claim_slot(void)
     return NULL;
 }
 
+/* t->limit from the tail last seen and the lap `reserved` is in. */
+static void set_limit(ht_thread_state *t)
+{
+    uint64_t room_end = t->tail_cache + ht_emit_ring_bytes;
+    uint64_t lap_end = (t->reserved | (ht_emit_ring_bytes - 1)) + 1;
+    t->limit = room_end < lap_end ? room_end : lap_end;
+}
+
 bool ht_emit_attach_thread(void)
 {
     ht_thread_state *t = &ht_thread;
@@ -233,7 +244,7 @@ bool ht_emit_attach_thread(void)
     }
     if (t->ring)
         return true; /* attaching the process emitted through this thread already */
-    if (!__atomic_load_n(&ht_emit_enabled, __ATOMIC_RELAXED))
+    if (!ht_emit_recording())
         return false;
     t->flags |= HT_THREAD_ATTACHING;
     uint32_t tid = (uint32_t)sys_gettid();
@@ -252,7 +263,7 @@ bool ht_emit_attach_thread(void)
     }
     /* Before this thread's first record: see ht_stamp. */
     if (__atomic_add_fetch(&threads_attached, 1, __ATOMIC_RELAXED) > 1)
-        __atomic_store_n(&ht_emit_threads_share, 1, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&ht_emit_mode, HT_EMIT_SHARED, __ATOMIC_SEQ_CST);
     s->pid = process_pid;
     s->tid = tid;
     uint32_t index = (uint32_t)(((char *)s - ((char *)session_base + HT_SESSION_CONTROL_BYTES)) /
@@ -262,6 +273,7 @@ bool ht_emit_attach_thread(void)
     t->mask = control->ring_bytes / 8 - 1;
     t->reserved = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
     t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+    set_limit(t);
     t->flags &= ~HT_THREAD_ATTACHING;
     /* The key's destructor runs only for threads that set a value. For keys
      * past glibc's first block this allocates: the ring is ready by now. */
@@ -293,6 +305,29 @@ void ht_emit_wait_room(ht_thread_state *t, uint64_t end)
         else
             nap(50000);
     }
+}
+
+void ht_emit_plain_first(uint32_t type, uint32_t arg, unsigned n, uint64_t a, uint64_t b,
+                         uint64_t c)
+{
+    uint64_t payload[3] = {a, b, c};
+    ht_emit(type, arg, payload, n);
+}
+
+void ht_emit_plain_rest(uint64_t p, uint64_t word0, uint64_t stamp, uint64_t a, uint64_t b,
+                        uint64_t c)
+{
+    ht_thread_state *t = &ht_thread;
+    uint32_t words = ht_record_words(word0);
+    uint64_t end = p + (uint64_t)words * 8;
+    t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
+    if (end - t->tail_cache > ht_emit_ring_bytes)
+        ht_emit_wait_room(t, end);
+    uint64_t record[HT_RECORD_HEADER_WORDS + 3] = {word0, stamp, a, b, c};
+    for (uint32_t i = 0; i < words; i++)
+        t->ring[((p >> 3) + i) & t->mask] = record[i];
+    set_limit(t);
+    ht_emit_end(t);
 }
 
 void ht_emit_count_lost(ht_thread_state *t) { ht_local_fetch_add(&t->slot->lost, 1); }
@@ -370,13 +405,13 @@ void ht_emit_fork_child(void)
         return;
     process_pid = (uint32_t)sys_getpid();
     threads_attached = 0;
-    ht_emit_threads_share = 0;
+    ht_emit_mode &= ~(uint32_t)HT_EMIT_SHARED;
     if ((ht_emit_session_flags & HT_SESSION_NO_FOLLOW) && control->root_pid != process_pid) {
         give_up();
         __atomic_store_n(&process_state, 2, __ATOMIC_RELEASE);
         return;
     }
-    if (ht_emit_enabled)
+    if (ht_emit_recording())
         emit_process_start();
 }
 

@@ -11,11 +11,14 @@ import htcheck as h
 
 
 def main():
-    args = h.common_args(__doc__).parse_args()
+    p = h.common_args(__doc__)
+    p.add_argument("--record-option", action="append", default=[],
+                   help="an option for heaptrail record (repeat for more)")
+    args = p.parse_args()
     work = h.fresh_dir(args.workdir)
     trace = os.path.join(work, "signals.ht")
     proc = h.record(args.heaptrail, trace, [os.path.join(args.programs, "signals")],
-                    options=["-q"])
+                    options=["-q"] + args.record_option)
     own = json.loads(proc.stdout.strip().splitlines()[-1])
     h.expect(own["handler_allocs"] > 0, "no handler ran: %r" % own)
     stats = h.stats_json(args.heaptrail, trace)

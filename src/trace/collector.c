@@ -422,48 +422,58 @@ static bool decode_blob(const uint64_t *p, uint32_t n, uint32_t fixed, ht_str *a
     return true;
 }
 
-/* Turn the heap record in scratch into its compact form, its time still
- * the stamp as written (flush_heap_run converts it). Returns 1, or -1 for a
- * malformed record. */
-static int decode_heap(const ht_collector *c, const slot_state *ss, ht_record *r,
-                       ht_heap_extra *x)
+/* Turn the heap record whose first word is w0 and whose words are at w
+ * into its compact form, its time still the stamp as written
+ * (flush_heap_run converts it). w is scratch, or the ring itself where the
+ * record lies in one piece: the program could change those words while they
+ * are read, so each is loaded once, and what is checked is what is used.
+ * Returns 1, or -1 for a malformed record. */
+static inline __attribute__((always_inline)) int decode_heap(const slot_state *ss, uint64_t w0,
+                                                            const uint64_t *w, ht_record *r,
+                                                            ht_heap_extra *x)
 {
-    const uint64_t *w = c->scratch;
-    uint32_t type = ht_record_type(w[0]);
+    uint32_t type = ht_record_type(w0);
     /* Without its heap word, the payload is read as if it had one: p[0] is
      * then not read. */
-    bool main_heap = ht_record_main_heap(w[0]);
+    bool main_heap = ht_record_main_heap(w0);
     const uint64_t *p = w + HT_RECORD_HEADER_WORDS - main_heap;
-    uint32_t n = ht_record_words(w[0]) - HT_RECORD_HEADER_WORDS + main_heap;
+    uint32_t n = ht_record_words(w0) - HT_RECORD_HEADER_WORDS + main_heap;
     x->stack = 0;
-    if (ht_record_has_stack(w[0])) {
-        if (n == 0 || p[n - 1] > UINT32_MAX)
+    if (ht_record_has_stack(w0)) {
+        uint64_t stack = n ? __atomic_load_n(&p[n - 1], __ATOMIC_RELAXED) : UINT64_MAX;
+        if (stack > UINT32_MAX)
             return -1;
-        x->stack = (uint32_t)p[--n];
+        x->stack = (uint32_t)stack;
+        n--;
     }
-    *r = (ht_record){.time = w[1], .tid = ss->tid, .type = (uint16_t)type,
-                     .source = (uint8_t)ht_record_arg(w[0])};
-    x->heap = main_heap ? HT_HEAP_GLIBC_MAIN_ARENA : p[0];
-    x->source = ht_record_arg(w[0]);
+    /* Field by field: the union's other members are left as they were (a
+     * field the type does not name is not defined), not zeroed each time. */
+    r->time = __atomic_load_n(&w[1], __ATOMIC_RELAXED);
+    r->tid = ss->tid;
+    r->type = (uint16_t)type;
+    r->flags = 0;
+    r->source = (uint8_t)ht_record_arg(w0);
+    x->heap = main_heap ? HT_HEAP_GLIBC_MAIN_ARENA : __atomic_load_n(&p[0], __ATOMIC_RELAXED);
+    x->source = ht_record_arg(w0);
     x->old_size = 0;
     switch (type) {
     case HT_EVENT_HEAP_ALLOC:
         if (n != 3)
             return -1;
-        r->u.heap.size = p[1];
-        r->u.heap.address = p[2];
+        r->u.heap.size = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
+        r->u.heap.address = __atomic_load_n(&p[2], __ATOMIC_RELAXED);
         return 1;
     case HT_EVENT_HEAP_FREE:
         if (n != 2)
             return -1;
-        r->u.heap.address = p[1];
+        r->u.heap.address = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
         return 1;
     default: /* HT_EVENT_HEAP_REALLOC; p[4] is when it began (realloc_first) */
         if (n != 5)
             return -1;
-        r->u.heap.address = p[1];
-        r->u.heap.old_address = p[2];
-        r->u.heap.size = p[3];
+        r->u.heap.address = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
+        r->u.heap.old_address = __atomic_load_n(&p[2], __ATOMIC_RELAXED);
+        r->u.heap.size = __atomic_load_n(&p[3], __ATOMIC_RELAXED);
         return 1;
     }
 }
@@ -807,7 +817,7 @@ static int deliver_next(ht_collector *c, const ht_collector_consumer *to, uint32
         return deliver_other(c, to, i, words, before);
     ht_record *rec = &c->batch[c->nbatch];
     copy_record(c, i, words);
-    if (decode_heap(c, ss, rec, &c->batch_extra[c->nbatch]) < 0)
+    if (decode_heap(ss, w0, c->scratch, rec, &c->batch_extra[c->nbatch]) < 0)
         return drop_damaged(c, to, i, before);
     uint64_t created = rec->type != HT_EVENT_HEAP_FREE ? rec->u.heap.address : 0;
     int32_t first = created && depth < 16 ? realloc_first(c, i, created, rec->time) : -1;
@@ -855,8 +865,13 @@ static int run_heap_records(ht_collector *c, const ht_collector_consumer *to, ui
         if (c->nrealloc_heads > (ss->realloc_head ? 1u : 0u) || !is_heap_type(ht_record_type(w0)))
             return 0;
         uint32_t words = ht_record_words(w0);
-        copy_record(c, i, words);
-        if (decode_heap(c, ss, &c->batch[c->nbatch], &c->batch_extra[c->nbatch]) < 0)
+        uint64_t at = (ss->cursor >> 3) & c->ring_mask;
+        const uint64_t *w = &ring[at];
+        if (at + words > c->ring_mask + 1) {
+            copy_record(c, i, words); /* in two pieces */
+            w = c->scratch;
+        }
+        if (decode_heap(ss, w0, w, &c->batch[c->nbatch], &c->batch_extra[c->nbatch]) < 0)
             return 0;
         ss->cursor += (uint64_t)words * 8;
         if (++ss->since_publish >= TAIL_PUBLISH_EVERY)

@@ -30,15 +30,21 @@ bool ht_buf_put_u32(ht_buf *b, uint32_t v);
 bool ht_buf_put_u64(ht_buf *b, uint64_t v);
 
 /* Unsigned LEB128. The caller has reserved 10 bytes. */
-static inline void ht_buf_put_varint_unchecked(ht_buf *b, uint64_t v)
+/* Write v as a varint at p, which has room for it; returns the byte after
+ * it. */
+static inline unsigned char *ht_put_varint_at(unsigned char *p, uint64_t v)
 {
-    unsigned char *p = b->data + b->len;
     while (v >= 0x80) {
         *p++ = (unsigned char)(v | 0x80);
         v >>= 7;
     }
     *p++ = (unsigned char)v;
-    b->len = (size_t)(p - b->data);
+    return p;
+}
+
+static inline void ht_buf_put_varint_unchecked(ht_buf *b, uint64_t v)
+{
+    b->len = (size_t)(ht_put_varint_at(b->data + b->len, v) - b->data);
 }
 
 static inline bool ht_buf_put_varint(ht_buf *b, uint64_t v)

@@ -24,7 +24,8 @@ static inline void addr_remember(ht_addr_model *m, uint64_t a, unsigned slot)
 /* Address kinds in the two low bits of the first varint. */
 enum { ADDR_RECENT = 0, ADDR_TABLE = 1, ADDR_DELTA16 = 2, ADDR_LITERAL = 3 };
 
-static inline void addr_encode(ht_chunk_encoder *e, ht_buf *out, uint64_t a)
+/* Write address a at p (room made); returns the byte after it. */
+static inline unsigned char *addr_put(ht_chunk_encoder *e, unsigned char *p, uint64_t a)
 {
     ht_addr_model *m = &e->state.addr;
     unsigned slot = addr_slot(a);
@@ -36,21 +37,27 @@ static inline void addr_encode(ht_chunk_encoder *e, ht_buf *out, uint64_t a)
          * otherwise: rare, and any correct code decodes the same.) */
         unsigned at = e->addr_pos[slot], back = m->recent_pos - 1 - at;
         if (back < HT_ADDR_RECENT && m->recent[at & (HT_ADDR_RECENT - 1)] == a)
-            ht_buf_put_varint_unchecked(out, (uint64_t)back << 2 | ADDR_RECENT);
+            p = ht_put_varint_at(p, (uint64_t)back << 2 | ADDR_RECENT);
         else
-            ht_buf_put_varint_unchecked(out, (uint64_t)slot << 2 | ADDR_TABLE);
+            p = ht_put_varint_at(p, (uint64_t)slot << 2 | ADDR_TABLE);
     } else {
         int64_t delta = (int64_t)(a - m->last);
         uint64_t zz = ht_zigzag(delta / 16);
         if (delta % 16 == 0 && zz < (1ull << 61)) {
-            ht_buf_put_varint_unchecked(out, zz << 2 | ADDR_DELTA16);
+            p = ht_put_varint_at(p, zz << 2 | ADDR_DELTA16);
         } else {
-            ht_buf_put_varint_unchecked(out, ADDR_LITERAL);
-            ht_buf_put_varint_unchecked(out, a);
+            p = ht_put_varint_at(p, ADDR_LITERAL);
+            p = ht_put_varint_at(p, a);
         }
     }
     e->addr_pos[slot] = m->recent_pos;
     addr_remember(m, a, slot);
+    return p;
+}
+
+static inline void addr_encode(ht_chunk_encoder *e, ht_buf *out, uint64_t a)
+{
+    out->len = (size_t)(addr_put(e, out->data + out->len, a) - out->data);
 }
 
 static inline bool addr_decode(ht_addr_model *m, ht_cursor *in, uint64_t *a)
@@ -85,21 +92,26 @@ static inline void mru_touch(ht_mru *m, unsigned i, uint64_t v)
     m->v[0] = v;
 }
 
-static inline void mru_encode(ht_mru *m, ht_buf *out, uint64_t v)
+/* Write v's place in m at p (room made); returns the byte after it. */
+static inline unsigned char *mru_put(ht_mru *m, unsigned char *p, uint64_t v)
 {
     if (m->v[0] == v) { /* the same thread or heap as last time: the common case */
-        out->data[out->len++] = 0;
-        return;
+        *p++ = 0;
+        return p;
     }
     for (unsigned i = 1; i < HT_MRU_SIZE; i++)
         if (m->v[i] == v) {
-            ht_buf_put_varint_unchecked(out, i);
             mru_touch(m, i, v);
-            return;
+            return ht_put_varint_at(p, i);
         }
-    ht_buf_put_varint_unchecked(out, HT_MRU_SIZE);
-    ht_buf_put_varint_unchecked(out, v);
+    p = ht_put_varint_at(p, HT_MRU_SIZE);
     mru_touch(m, HT_MRU_SIZE - 1, v);
+    return ht_put_varint_at(p, v);
+}
+
+static inline void mru_encode(ht_mru *m, ht_buf *out, uint64_t v)
+{
+    out->len = (size_t)(mru_put(m, out->data + out->len, v) - out->data);
 }
 
 static inline bool mru_decode(ht_mru *m, ht_cursor *in, uint64_t *v)
@@ -201,51 +213,107 @@ static bool make_heap_room(ht_chunk_encoder *e)
     return true;
 }
 
-/* A heap event's header and fields, room made. */
-static void add_heap_event(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
-                           const ht_record *r, const ht_heap_extra *x)
+/* Each stream's next byte, while heap events are written: in locals, not
+ * loaded from and stored to the encoder's buffers at every field. */
+typedef struct heap_out {
+    unsigned char *at[HT_STREAM_COUNT];
+} heap_out;
+
+static inline void heap_out_load(const ht_chunk_encoder *e, heap_out *o)
 {
-    ht_codec_state *st = &e->state;
-    ht_buf *S = e->streams;
-    S[HT_STREAM_TAG].data[S[HT_STREAM_TAG].len++] = tag;
-    ht_buf_put_varint_unchecked(&S[HT_STREAM_TIME], ht_zigzag((int64_t)(r->time - st->prev_time)));
-    st->prev_time = r->time;
-    mru_encode(&st->threads, &S[HT_STREAM_THREAD], r->tid);
-    if (desc->flags & HT_DESC_HAS_STACK)
-        ht_buf_put_varint_unchecked(&S[HT_STREAM_STACK], x->stack);
-    ht_buf *misc = &S[HT_STREAM_MISC], *size = &S[HT_STREAM_SIZE], *addr = &S[HT_STREAM_ADDRESS];
-    mru_encode(&st->handles, misc, x->heap);
-    switch (r->type) {
-    case HT_EVENT_HEAP_ALLOC:
-        ht_buf_put_varint_unchecked(size, r->u.heap.size);
-        addr_encode(e, addr, r->u.heap.address);
-        break;
-    case HT_EVENT_HEAP_FREE:
-        addr_encode(e, addr, r->u.heap.address);
-        break;
-    default: /* HT_EVENT_HEAP_REALLOC */
-        addr_encode(e, addr, r->u.heap.address);
-        addr_encode(e, addr, r->u.heap.old_address);
-        ht_buf_put_varint_unchecked(size, r->u.heap.size);
-        ht_buf_put_varint_unchecked(size, x->old_size);
-        break;
-    }
-    ht_buf_put_varint_unchecked(misc, x->source);
-    if (e->count == 0 || r->time < e->ts_first)
-        e->ts_first = r->time;
-    if (e->count == 0 || r->time > e->ts_last)
-        e->ts_last = r->time;
-    e->count++;
+    for (int s = 0; s < HT_STREAM_COUNT; s++)
+        o->at[s] = e->streams[s].data + e->streams[s].len;
 }
 
-bool ht_encoder_add_heap(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
+static inline void heap_out_store(ht_chunk_encoder *e, const heap_out *o)
+{
+    for (int s = 0; s < HT_STREAM_COUNT; s++)
+        e->streams[s].len = (size_t)(o->at[s] - e->streams[s].data);
+}
+
+/* A heap event's header and fields, room made. */
+static inline __attribute__((always_inline)) void put_heap_event(ht_chunk_encoder *e, heap_out *o,
+                                                                 uint8_t tag, bool has_stack,
+                                                                 const ht_record *r,
+                                                                 const ht_heap_extra *x)
+{
+    ht_codec_state *st = &e->state;
+    unsigned char **at = o->at;
+    *at[HT_STREAM_TAG]++ = tag;
+    at[HT_STREAM_TIME] =
+        ht_put_varint_at(at[HT_STREAM_TIME], ht_zigzag((int64_t)(r->time - st->prev_time)));
+    st->prev_time = r->time;
+    at[HT_STREAM_THREAD] = mru_put(&st->threads, at[HT_STREAM_THREAD], r->tid);
+    if (has_stack)
+        at[HT_STREAM_STACK] = ht_put_varint_at(at[HT_STREAM_STACK], x->stack);
+    at[HT_STREAM_MISC] = mru_put(&st->handles, at[HT_STREAM_MISC], x->heap);
+    switch (r->type) {
+    case HT_EVENT_HEAP_ALLOC:
+        at[HT_STREAM_SIZE] = ht_put_varint_at(at[HT_STREAM_SIZE], r->u.heap.size);
+        at[HT_STREAM_ADDRESS] = addr_put(e, at[HT_STREAM_ADDRESS], r->u.heap.address);
+        break;
+    case HT_EVENT_HEAP_FREE:
+        at[HT_STREAM_ADDRESS] = addr_put(e, at[HT_STREAM_ADDRESS], r->u.heap.address);
+        break;
+    default: /* HT_EVENT_HEAP_REALLOC */
+        at[HT_STREAM_ADDRESS] = addr_put(e, at[HT_STREAM_ADDRESS], r->u.heap.address);
+        at[HT_STREAM_ADDRESS] = addr_put(e, at[HT_STREAM_ADDRESS], r->u.heap.old_address);
+        at[HT_STREAM_SIZE] = ht_put_varint_at(at[HT_STREAM_SIZE], r->u.heap.size);
+        at[HT_STREAM_SIZE] = ht_put_varint_at(at[HT_STREAM_SIZE], x->old_size);
+        break;
+    }
+    at[HT_STREAM_MISC] = ht_put_varint_at(at[HT_STREAM_MISC], x->source);
+}
+
+/* The chunk's time bounds, count and room after n heap events stamped from
+ * first to last. */
+static inline void note_heap_events(ht_chunk_encoder *e, size_t n, uint64_t first, uint64_t last)
+{
+    if (e->count == 0 || first < e->ts_first)
+        e->ts_first = first;
+    if (e->count == 0 || last > e->ts_last)
+        e->ts_last = last;
+    e->count += (uint32_t)n;
+    e->heap_room -= (uint32_t)n;
+}
+
+static bool add_heap_one(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
                          const ht_record *r, const ht_heap_extra *x)
 {
     if (!e->heap_room && !make_heap_room(e))
         return false;
-    e->heap_room--;
-    add_heap_event(e, tag, desc, r, x);
+    heap_out o;
+    heap_out_load(e, &o);
+    put_heap_event(e, &o, tag, desc->flags & HT_DESC_HAS_STACK, r, x);
+    heap_out_store(e, &o);
+    note_heap_events(e, 1, r->time, r->time);
     return true;
+}
+
+size_t ht_encoder_add_heap_run(ht_chunk_encoder *e, const int16_t *tag_of,
+                               const ht_event_desc *descs, const ht_record *recs,
+                               const ht_heap_extra *extra, size_t n)
+{
+    if (!e->heap_room && !make_heap_room(e))
+        return 0;
+    size_t take = n < e->heap_room ? n : e->heap_room, i;
+    uint64_t first = UINT64_MAX, last = 0;
+    heap_out o;
+    heap_out_load(e, &o);
+    for (i = 0; i < take; i++) {
+        const ht_record *r = &recs[i];
+        if (r->type != HT_EVENT_HEAP_ALLOC && r->type != HT_EVENT_HEAP_FREE &&
+            r->type != HT_EVENT_HEAP_REALLOC)
+            break;
+        int tag = tag_of[r->type];
+        put_heap_event(e, &o, (uint8_t)tag, descs[tag].flags & HT_DESC_HAS_STACK, r, &extra[i]);
+        first = r->time < first ? r->time : first;
+        last = r->time > last ? r->time : last;
+    }
+    heap_out_store(e, &o);
+    if (i)
+        note_heap_events(e, i, first, last);
+    return i;
 }
 
 /* Any event, field by field as its descriptor says. */
@@ -308,7 +376,7 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
     const ht_event_header *h = &ev->Header;
 
     if (is_builtin_heap(tag, desc)) {
-        /* The parts add_heap_event reads. */
+        /* The parts put_heap_event reads. */
         ht_record r = {.time = h->TimeStamp, .tid = h->ThreadId, .type = desc->type};
         ht_heap_extra x = {.stack = h->StackId};
         switch (desc->type) {
@@ -332,7 +400,7 @@ bool ht_encoder_add(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
             r.u.heap.size = ev->u.Realloc.NewSize;
             break;
         }
-        return ht_encoder_add_heap(e, tag, desc, &r, &x);
+        return add_heap_one(e, tag, desc, &r, &x);
     }
 
     if (!ht_buf_reserve(&S[HT_STREAM_TAG], 1) || !ht_buf_reserve(&S[HT_STREAM_TIME], 10) ||

@@ -73,12 +73,16 @@ typedef struct ht_heap_extra {
 
 struct ht_record;
 
-/* Append a built-in heap event (ALLOC, FREE, REALLOC) given as its record
+/* Append built-in heap events (ALLOC, FREE, REALLOC) given as their records
  * and the rest: the bytes are those ht_encoder_add writes for the same
- * event, without building one. desc must be the built-in descriptor of the
- * record's type, and tag its tag. False on memory exhaustion. */
-bool ht_encoder_add_heap(ht_chunk_encoder *e, uint8_t tag, const ht_event_desc *desc,
-                         const struct ht_record *r, const ht_heap_extra *x);
+ * events, without building them. tag_of[type] is each type's built-in tag
+ * and descs[tag] its descriptor. Returns how many of the n were added:
+ * fewer where the room made for heap events ran out (see whether the chunk
+ * is full, then add the rest), or where a record is not a heap event; 0 for
+ * that record, or on memory exhaustion. */
+size_t ht_encoder_add_heap_run(ht_chunk_encoder *e, const int16_t *tag_of,
+                               const ht_event_desc *descs, const struct ht_record *recs,
+                               const ht_heap_extra *extra, size_t n);
 
 /* Bytes the raw body would take now (at most: lengths are counted at their
  * widest). */

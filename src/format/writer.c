@@ -403,18 +403,18 @@ int ht_writer_add_heap(ht_writer *w, uint32_t pid, const ht_record *recs,
     open_chunk *oc = use_chunk(w, pid);
     if (!oc)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t type = recs[i].type;
-        if (type != HT_EVENT_HEAP_ALLOC && type != HT_EVENT_HEAP_FREE &&
-            type != HT_EVENT_HEAP_REALLOC) {
-            errno = EINVAL;
+    for (size_t i = 0; i < n;) {
+        size_t added =
+            ht_encoder_add_heap_run(&oc->enc, w->tag_of, w->descs, recs + i, extra + i, n - i);
+        if (added == 0) {
+            uint16_t type = recs[i].type;
+            errno = type == HT_EVENT_HEAP_ALLOC || type == HT_EVENT_HEAP_FREE ||
+                            type == HT_EVENT_HEAP_REALLOC
+                        ? ENOMEM
+                        : EINVAL;
             return -1;
         }
-        int tag = w->tag_of[type];
-        if (!ht_encoder_add_heap(&oc->enc, (uint8_t)tag, &w->descs[tag], &recs[i], &extra[i])) {
-            errno = ENOMEM;
-            return -1;
-        }
+        i += added;
         if (chunk_full(w, oc) && flush_through(w, oc) < 0)
             return -1;
     }

@@ -82,27 +82,46 @@ static void test_fast_path_matches_generic(void **state)
     for (size_t i = 0; i < 64; i++)
         live[i] = 0x555555560000ull + 32 * i;
     ht_event *events = malloc(EVENTS * sizeof *events);
+    ht_record *recs = malloc(EVENTS * sizeof *recs);
+    ht_heap_extra *extras = calloc(EVENTS, sizeof *extras);
     assert_non_null(events);
+    assert_non_null(recs);
+    assert_non_null(extras);
+    int16_t tag_of[256];
+    for (int t = 0; t < 256; t++)
+        tag_of[t] = (int16_t)ht_schema_builtin_tag((uint16_t)t);
     for (size_t i = 0; i < EVENTS; i++) {
         make_event(&events[i], live, 64, 1000 + 37 * i);
         int tag = ht_schema_builtin_tag(events[i].Header.Type);
         assert_true(ht_encoder_add(fast, (uint8_t)tag, &builtin[tag], &events[i]));
         assert_true(ht_encoder_add(generic, (uint8_t)tag, &copies[tag], &events[i]));
-        ht_record r;
-        ht_record_from_event(&events[i], &r);
+        ht_record *r = &recs[i];
+        ht_record_from_event(&events[i], r);
         const ht_event *e = &events[i];
-        ht_heap_extra x = {.stack = e->Header.StackId};
+        ht_heap_extra *x = &extras[i];
+        x->stack = e->Header.StackId;
         switch (e->Header.Type) {
-        case HT_EVENT_HEAP_ALLOC: x.heap = e->u.Alloc.HeapHandle; x.source = e->u.Alloc.Source; break;
-        case HT_EVENT_HEAP_FREE: x.heap = e->u.Free.HeapHandle; x.source = e->u.Free.Source; break;
+        case HT_EVENT_HEAP_ALLOC: x->heap = e->u.Alloc.HeapHandle; x->source = e->u.Alloc.Source; break;
+        case HT_EVENT_HEAP_FREE: x->heap = e->u.Free.HeapHandle; x->source = e->u.Free.Source; break;
         default:
-            x.heap = e->u.Realloc.HeapHandle;
-            x.source = e->u.Realloc.Source;
-            x.old_size = e->u.Realloc.OldSize;
+            x->heap = e->u.Realloc.HeapHandle;
+            x->source = e->u.Realloc.Source;
+            x->old_size = e->u.Realloc.OldSize;
             break;
         }
-        assert_true(ht_encoder_add_heap(records, (uint8_t)tag, &builtin[tag], &r, &x));
     }
+    /* The records in runs of several lengths, across the room made for
+     * heap events (64 at a time): each call adds at least one. */
+    static const size_t runs[] = {1, 5, 64, 200, 3};
+    for (size_t i = 0, k = 0; i < EVENTS; k++) {
+        size_t want = runs[k % 5] < EVENTS - i ? runs[k % 5] : EVENTS - i;
+        size_t added = ht_encoder_add_heap_run(records, tag_of, builtin, recs + i, extras + i, want);
+        assert_true(added >= 1 && added <= want);
+        i += added;
+    }
+    assert_int_equal(records->count, EVENTS);
+    assert_int_equal(records->ts_first, generic->ts_first);
+    assert_int_equal(records->ts_last, generic->ts_last);
     for (int s = 0; s < HT_STREAM_COUNT; s++) {
         assert_int_equal(fast->streams[s].len, generic->streams[s].len);
         assert_memory_equal(fast->streams[s].data, generic->streams[s].data, fast->streams[s].len);
@@ -133,6 +152,8 @@ static void test_fast_path_matches_generic(void **state)
     free(dec);
     ht_buf_free(&raw);
     free(events);
+    free(recs);
+    free(extras);
     ht_encoder_free(fast);
     ht_encoder_free(generic);
     ht_encoder_free(records);
@@ -214,9 +235,39 @@ static void test_recent_addresses_take_one_byte(void **state)
     free(enc);
 }
 
+/* A run stops before a record that is not a heap event, and a run that
+ * starts with one adds nothing. */
+static void test_heap_run_stops_at_other_events(void **state)
+{
+    (void)state;
+    size_t count;
+    const ht_event_desc *builtin = ht_schema_builtin(&count);
+    int16_t tag_of[256];
+    for (int t = 0; t < 256; t++)
+        tag_of[t] = (int16_t)ht_schema_builtin_tag((uint16_t)t);
+    ht_chunk_encoder *e = malloc(sizeof *e);
+    assert_non_null(e);
+    ht_encoder_init(e);
+    ht_record recs[4] = {
+        {.time = 10, .tid = 1, .type = HT_EVENT_HEAP_ALLOC, .u.heap = {.address = 0x1000, .size = 8}},
+        {.time = 11, .tid = 1, .type = HT_EVENT_HEAP_FREE, .u.heap = {.address = 0x1000}},
+        {.time = 12, .tid = 1, .type = HT_EVENT_THREAD_START},
+        {.time = 13, .tid = 1, .type = HT_EVENT_HEAP_FREE, .u.heap = {.address = 0x2000}},
+    };
+    ht_heap_extra extra[4] = {{0}};
+    assert_int_equal(ht_encoder_add_heap_run(e, tag_of, builtin, recs, extra, 4), 2);
+    assert_int_equal(ht_encoder_add_heap_run(e, tag_of, builtin, recs + 2, extra + 2, 2), 0);
+    assert_int_equal(e->count, 2);
+    assert_int_equal(e->ts_first, 10);
+    assert_int_equal(e->ts_last, 11);
+    ht_encoder_free(e);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_fast_path_matches_generic),
-                                       cmocka_unit_test(test_recent_addresses_take_one_byte)};
+                                       cmocka_unit_test(test_recent_addresses_take_one_byte),
+                                       cmocka_unit_test(test_heap_run_stops_at_other_events)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -853,34 +853,61 @@ static int run_heap_records(ht_collector *c, const ht_collector_consumer *to, ui
     if (c->nbatch && c->batch_pid != ss->pid && flush_heap_run(c, to) < 0)
         return -1;
     c->batch_pid = ss->pid;
-    for (bool first = true; ss->cursor < ss->head; first = false) {
-        uint64_t w0 = ring_word(c, ring, ss->cursor);
-        if (!record_fits(w0, ss->cursor, ss->head))
-            return 0;
-        uint64_t ts = ring_word(c, ring, ss->cursor + 8);
+    /* Our own flag may be stale here (it is set again on the way out): it
+     * counts once either way. No other slot's flag changes during the run. */
+    if (c->nrealloc_heads > (ss->realloc_head ? 1u : 0u) && ss->cursor < ss->head)
+        return 0;
+    /* The slot's and the run's counters in locals (a store into the run
+     * could alias them), written back before anything that reads them. */
+    uint64_t cursor = ss->cursor, head = ss->head, mask = c->ring_mask;
+    uint32_t nbatch = c->nbatch, since = ss->since_publish;
+    int result = 1;
+    for (bool first = true; cursor < head; first = false) {
+        uint64_t w0 = __atomic_load_n(&ring[(cursor >> 3) & mask], __ATOMIC_RELAXED);
+        if (!record_fits(w0, cursor, head)) {
+            result = 0;
+            break;
+        }
+        uint64_t ts = __atomic_load_n(&ring[((cursor >> 3) + 1) & mask], __ATOMIC_RELAXED);
         if (!first && ts >= due)
             break;
-        /* Our own flag may be stale here (it is set again on the way out):
-         * it counts once either way. */
-        if (c->nrealloc_heads > (ss->realloc_head ? 1u : 0u) || !is_heap_type(ht_record_type(w0)))
-            return 0;
+        if (!is_heap_type(ht_record_type(w0))) {
+            result = 0;
+            break;
+        }
         uint32_t words = ht_record_words(w0);
-        uint64_t at = (ss->cursor >> 3) & c->ring_mask;
+        uint64_t at = (cursor >> 3) & mask;
         const uint64_t *w = &ring[at];
-        if (at + words > c->ring_mask + 1) {
+        if (at + words > mask + 1) {
+            ss->cursor = cursor;
             copy_record(c, i, words); /* in two pieces */
             w = c->scratch;
         }
-        if (decode_heap(ss, w0, w, &c->batch[c->nbatch], &c->batch_extra[c->nbatch]) < 0)
-            return 0;
-        ss->cursor += (uint64_t)words * 8;
-        if (++ss->since_publish >= TAIL_PUBLISH_EVERY)
+        if (decode_heap(ss, w0, w, &c->batch[nbatch], &c->batch_extra[nbatch]) < 0) {
+            result = 0;
+            break;
+        }
+        cursor += (uint64_t)words * 8;
+        if (++since >= TAIL_PUBLISH_EVERY) {
+            ss->cursor = cursor;
             publish_tail(c, i);
-        if (++c->nbatch == HEAP_RUN && flush_heap_run(c, to) < 0)
-            return -1;
+            since = 0;
+        }
+        if (++nbatch == HEAP_RUN) {
+            ss->cursor = cursor;
+            ss->since_publish = since;
+            c->nbatch = nbatch;
+            if (flush_heap_run(c, to) < 0)
+                return -1;
+            nbatch = c->nbatch;
+        }
     }
-    queue_next(c, i, before);
-    return 1;
+    ss->cursor = cursor;
+    ss->since_publish = since;
+    c->nbatch = nbatch;
+    if (result)
+        queue_next(c, i, before);
+    return result;
 }
 
 long ht_collector_round(ht_collector *c, const ht_collector_consumer *to, bool final)

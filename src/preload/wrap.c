@@ -67,15 +67,16 @@ static inline __attribute__((always_inline)) void emit_heap(uint32_t type, uint3
 }
 
 /* Where the stack walk starts: the registers of the interposed function,
- * read in it (the functions below are inlined into it), so that its frame
- * is the only one of ours the walk passes. They go to the out-of-line
- * paths as three arguments, which need no stack frame. */
+ * read in it (trace_alloc and trace_free are inlined into it), so that its
+ * frame is the only one of ours the walk passes. They go to the
+ * out-of-line paths as three arguments, which need no stack frame. Where
+ * they cannot be read, the walk starts inside the capture. */
 #if HT_UNWIND_FAST
 #define READ_HERE(here) HT_UNWIND_HERE(&(here))
 #define HERE_OR_NULL(here) (&(here))
 #else
 #define READ_HERE(here) ((void)0)
-#define HERE_OR_NULL(here) NULL
+#define HERE_OR_NULL(here) ((void)(here), (const struct ht_unwind_start *)NULL)
 #endif
 
 /* The record of a session that is not plain (stacks, loss, the vDSO
@@ -95,7 +96,6 @@ static __attribute__((noinline)) void alloc_general(void *p, size_t size, uint64
     } else {
         emit_heap(HT_EVENT_HEAP_ALLOC, source, payload, 3);
     }
-    (void)here;
 }
 
 static __attribute__((noinline)) void free_general(void *p, uint64_t ip, uint64_t sp, uint64_t bp)
@@ -110,7 +110,6 @@ static __attribute__((noinline)) void free_general(void *p, uint64_t ip, uint64_
     } else {
         emit_heap(HT_EVENT_HEAP_FREE, source, payload, 2);
     }
-    (void)here;
 }
 
 /* Trace the allocation of p, which the allocator just returned: the mode is

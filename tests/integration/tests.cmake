@@ -65,8 +65,9 @@ endfunction()
 ht_integration_test(stress test_stress.py)
 # The same with the writers on the vDSO clock where they would use the TSC.
 ht_integration_test(stress_monotonic test_stress.py --clock monotonic)
-# Without stacks the interposed functions take their plain path
-# (ht_emit_plain); a small ring makes its records wrap and wait for room.
+# Without stacks, where the TSC is the writers' clock, the interposed
+# functions take their plain path (ht_emit_plain); a small ring makes its
+# records wrap and wait for room.
 ht_integration_test(stress_plain test_stress.py --record-option=--no-stacks
                     --record-option=--buffer-size=64K)
 ht_integration_test(clock test_clock.py)

@@ -294,12 +294,26 @@ static inline int add_block(ht_process_summary *p, uint64_t address, uint64_t si
     return 0;
 }
 
+/* Take REALLOC r's old block out of p's live blocks. Returns the size it
+ * had; 0 when it was not live (an anomaly, unless the old address is 0). */
+static inline uint64_t remove_old_block(ht_process_summary *p, const ht_record *r)
+{
+    ht_live_block gone;
+    if (r->u.heap.old_address && ht_live_remove(&p->live, r->u.heap.old_address, &gone))
+        return gone.size;
+    if (r->u.heap.old_address)
+        p->usage.anomalies.realloc_unknown++;
+    return 0;
+}
+
 /* An ALLOC, FREE or REALLOC of image p (heap semantics in summary.h), one
- * at a time (heap_run below does runs of them). Inlined by force: it is the
- * body of ht_summary_add, which the recorder calls for every event, and a
- * call costs a tenth of the event. */
+ * at a time (heap_run below does runs of them); a REALLOC's old size goes
+ * to *old_size where that is not NULL. Inlined by force: it is the body of
+ * ht_summary_add, which the recorder calls for every event, and a call
+ * costs a tenth of the event. */
 static inline __attribute__((always_inline)) int heap_event(ht_summary *s, ht_process_summary *p,
-                                                            const ht_record *r)
+                                                            const ht_record *r,
+                                                            uint64_t *old_size)
 {
     ht_usage *u = &p->usage;
     switch (r->type) {
@@ -312,13 +326,15 @@ static inline __attribute__((always_inline)) int heap_event(ht_summary *s, ht_pr
         if (r->u.heap.address && !ht_live_remove(&p->live, r->u.heap.address, NULL))
             u->anomalies.free_unknown++;
         break;
-    default: /* HT_EVENT_HEAP_REALLOC */
+    default: { /* HT_EVENT_HEAP_REALLOC */
         u->by_source[source_slot(r->source)]++;
-        if (r->u.heap.old_address && !ht_live_remove(&p->live, r->u.heap.old_address, NULL))
-            u->anomalies.realloc_unknown++;
+        uint64_t was = remove_old_block(p, r);
+        if (old_size)
+            *old_size = was;
         if (add_block(p, r->u.heap.address, r->u.heap.size) < 0)
             return -1;
         break;
+    }
     }
     settle(s, p, r->time);
     return 0;
@@ -360,7 +376,8 @@ static inline ht_process_summary *image_of(ht_summary *s, uint32_t pid, const ht
     return p ? p : new_entry(s, pid);
 }
 
-static inline int add_record(ht_summary *s, uint32_t pid, const ht_record *r)
+static inline int add_record(ht_summary *s, uint32_t pid, const ht_record *r,
+                             uint64_t *old_size)
 {
     int known = !(r->flags & HT_EVENT_FLAG_UNKNOWN_TYPE);
     ht_process_summary *p = image_of(s, pid, r, known);
@@ -372,7 +389,7 @@ static inline int add_record(ht_summary *s, uint32_t pid, const ht_record *r)
     case HT_EVENT_HEAP_ALLOC:
     case HT_EVENT_HEAP_FREE:
     case HT_EVENT_HEAP_REALLOC:
-        return heap_event(s, p, r);
+        return heap_event(s, p, r, old_size);
     case HT_EVENT_LOST:
         p->usage.lost_events += r->u.lost;
         return 0;
@@ -394,8 +411,8 @@ int ht_summary_add(ht_summary *s, const ht_event *ev)
     /* A heap event of a running image, as in ht_summary_add_records. */
     ht_process_summary *p = running(s, ev->Header.ProcessId);
     if (p && is_heap(&r))
-        return count_event(s, p, &r) < 0 || heap_event(s, p, &r) < 0 ? -1 : 0;
-    return add_record(s, ev->Header.ProcessId, &r);
+        return count_event(s, p, &r) < 0 || heap_event(s, p, &r, NULL) < 0 ? -1 : 0;
+    return add_record(s, ev->Header.ProcessId, &r, NULL);
 }
 
 
@@ -407,7 +424,7 @@ int ht_summary_add(ht_summary *s, const ht_event *ev)
  * and the thread set looked at only when the thread changes. Sets *applied
  * to the records applied; returns 0, or -1 when memory ran out. */
 static int heap_run(ht_summary *s, ht_process_summary *p, const ht_record *recs, size_t n,
-                    size_t *applied)
+                    uint64_t *old_sizes, size_t *applied)
 {
     ht_usage *u = &p->usage;
     const ht_live *live = &p->live;
@@ -453,8 +470,9 @@ static int heap_run(ht_summary *s, ht_process_summary *p, const ht_record *recs,
         } else if (type == realloc_) {
             reallocs++;
             u->by_source[source_slot(r->source)]++;
-            if (r->u.heap.old_address && !ht_live_remove(&p->live, r->u.heap.old_address, NULL))
-                u->anomalies.realloc_unknown++;
+            uint64_t was = remove_old_block(p, r);
+            if (old_sizes)
+                old_sizes[i] = was;
             if (add_block(p, r->u.heap.address, r->u.heap.size) < 0) {
                 result = -1;
                 break;
@@ -508,7 +526,8 @@ static int heap_run(ht_summary *s, ht_process_summary *p, const ht_record *recs,
     return result;
 }
 
-int ht_summary_add_records(ht_summary *s, uint32_t pid, const ht_record *recs, size_t n)
+int ht_summary_add_records(ht_summary *s, uint32_t pid, const ht_record *recs, size_t n,
+                           uint64_t *old_sizes)
 {
     /* Heap events make nearly every record, and each one looks up a block
      * of a table far larger than the caches: the lookups of the records
@@ -519,13 +538,13 @@ int ht_summary_add_records(ht_summary *s, uint32_t pid, const ht_record *recs, s
     while (i < n) {
         if (p) {
             size_t applied;
-            if (heap_run(s, p, recs + i, n - i, &applied) < 0)
+            if (heap_run(s, p, recs + i, n - i, old_sizes ? old_sizes + i : NULL, &applied) < 0)
                 return -1;
             i += applied;
             if (i == n)
                 break;
         }
-        if (add_record(s, pid, &recs[i]) < 0)
+        if (add_record(s, pid, &recs[i], old_sizes ? &old_sizes[i] : NULL) < 0)
             return -1;
         p = running(s, pid);
         i++;
@@ -605,13 +624,6 @@ uint64_t ht_summary_type_count(const ht_summary *s, const ht_usage *u, uint16_t 
 const char *ht_summary_source_name(unsigned slot)
 {
     return slot > 0 && slot < HT_SUMMARY_SOURCES ? ht_source_name(slot) : "unknown";
-}
-
-uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address)
-{
-    ht_process_summary *p = running(s, pid);
-    const ht_live_block *b = p ? ht_live_find(&p->live, address) : NULL;
-    return b ? b->size : 0;
 }
 
 void ht_summary_prefetch(ht_summary *s, uint32_t pid, uint64_t address)

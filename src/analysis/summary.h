@@ -107,13 +107,13 @@ int ht_summary_add(ht_summary *s, const ht_event *ev);
 struct ht_record;
 
 /* Account for n events of process pid, as records (format/records.h), in
- * reading order: the same as ht_summary_add for each, faster. Returns 0, or
- * -1 when memory ran out. */
-int ht_summary_add_records(ht_summary *s, uint32_t pid, const struct ht_record *recs, size_t n);
-
-/* Size of the live block at address in pid's running image, 0 when there is
- * none (the recorder fills REALLOC's OldSize with it). */
-uint64_t ht_summary_block_size(ht_summary *s, uint32_t pid, uint64_t address);
+ * reading order: the same as ht_summary_add for each, faster. Where
+ * old_sizes is not NULL, old_sizes[i] of each REALLOC recs[i] gets the size
+ * its old block had right before it, 0 when that was not live (the recorder
+ * fills REALLOC's OldSize with it); the other entries are left alone.
+ * Returns 0, or -1 when memory ran out. */
+int ht_summary_add_records(ht_summary *s, uint32_t pid, const struct ht_record *recs, size_t n,
+                           uint64_t *old_sizes);
 
 /* The block at address of pid's running image will be looked up soon: start
  * fetching its table slot into the cache. */

@@ -36,7 +36,7 @@ const char cmd_stats_usage[] =
 
 static int on_records(uint32_t pid, const ht_record *recs, size_t n, void *ctx)
 {
-    return ht_summary_add_records(ctx, pid, recs, n) < 0 ? STOP_NOMEM : 0;
+    return ht_summary_add_records(ctx, pid, recs, n, NULL) < 0 ? STOP_NOMEM : 0;
 }
 
 /* Most threads --threads takes: more would only fill memory with chunks

@@ -65,24 +65,25 @@ static int sink_event(const ht_event *ev, void *ctx)
     return 0;
 }
 
+/* Records the summary takes at a time (the collector hands over runs of
+ * at most this many). */
+#define SINK_PIECE 256
+
 static int sink_heap(uint32_t pid, const ht_record *recs, ht_heap_extra *extra, size_t n,
                      void *ctx)
 {
     recording *s = ctx;
-    /* The program does not know a realloc's previous size; we do, from the
-     * summary's live blocks as they are right before the realloc: the
-     * summary takes the events up to each realloc first. */
-    size_t done = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (recs[i].type != HT_EVENT_HEAP_REALLOC)
-            continue;
-        if (ht_summary_add_records(s->summary, pid, recs + done, i - done) < 0)
+    /* The program does not know a realloc's previous size; the summary
+     * does, from its live blocks as they are right before the realloc. */
+    uint64_t old[SINK_PIECE];
+    for (size_t at = 0; at < n; at += SINK_PIECE) {
+        size_t k = n - at < SINK_PIECE ? n - at : SINK_PIECE;
+        if (ht_summary_add_records(s->summary, pid, recs + at, k, old) < 0)
             return -1;
-        extra[i].old_size = ht_summary_block_size(s->summary, pid, recs[i].u.heap.old_address);
-        done = i;
+        for (size_t i = 0; i < k; i++)
+            if (recs[at + i].type == HT_EVENT_HEAP_REALLOC)
+                extra[at + i].old_size = old[i];
     }
-    if (ht_summary_add_records(s->summary, pid, recs + done, n - done) < 0)
-        return -1;
     if (!s->write_failed && ht_writer_add_heap(s->writer, pid, recs, extra, n) < 0) {
         s->write_failed = true;
         s->write_errno = errno;

@@ -47,7 +47,6 @@ void ht_resolve(void)
     LOOKUP(free);
     LOOKUP(calloc);
     LOOKUP(realloc);
-    LOOKUP(reallocarray);
     LOOKUP(posix_memalign);
     LOOKUP(aligned_alloc);
     LOOKUP(memalign);

@@ -185,14 +185,15 @@ EXPORT void *calloc(size_t n, size_t size)
     return p;
 }
 
-/* realloc and reallocarray: `call` performs the real reallocation. */
-static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t, size_t),
-                            size_t n, size_t m)
+/* realloc, and reallocarray once its product is known. Both go to the real
+ * realloc: glibc's reallocarray calls realloc through the symbol we
+ * interpose, which would make each of its calls two events. */
+static void *traced_realloc(void *old, size_t size)
 {
     if (!ht_emit_recording())
-        return call(old, n, m);
+        return ht_real.realloc(old, size);
     if (old == NULL) {
-        void *p = call(NULL, n, m);
+        void *p = ht_real.realloc(NULL, size);
         if (p)
             trace_alloc(p, size);
         return p;
@@ -201,7 +202,7 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
         /* glibc frees the block and returns NULL; another allocator may
          * return a new zero-size block, which is then an ALLOC of its own. */
         trace_free(old);
-        void *p = call(old, n, m);
+        void *p = ht_real.realloc(old, size);
         if (p)
             trace_alloc(p, 0);
         return p;
@@ -213,13 +214,13 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
      * such an allocation. */
     ht_thread_state *t = &ht_thread;
     if (!t->ring && !ht_emit_attach_thread())
-        return call(old, n, m);
+        return ht_real.realloc(old, size);
     uint64_t *busy = &t->slot->busy_since;
     bool mine = __atomic_load_n(busy, __ATOMIC_RELAXED) == 0; /* not nested in a handler's */
     uint64_t t1 = ht_stamp_before_release();
     if (mine)
         __atomic_store_n(busy, t1, __ATOMIC_SEQ_CST); /* visible before the old block is */
-    void *p = call(old, n, m);
+    void *p = ht_real.realloc(old, size);
     if (p) { /* a failed realloc leaves the block alone: nothing happened */
         uint64_t heap;
         uint32_t source = ht_block_source(p, &heap);
@@ -241,24 +242,6 @@ static void *traced_realloc(void *old, size_t size, void *(*call)(void *, size_t
     return p;
 }
 
-static void *call_realloc(void *old, size_t n, size_t unused)
-{
-    (void)unused;
-    return ht_real.realloc(old, n);
-}
-
-static void *call_reallocarray(void *old, size_t n, size_t m)
-{
-    if (ht_real.reallocarray)
-        return ht_real.reallocarray(old, n, m);
-    size_t total;
-    if (__builtin_mul_overflow(n, m, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return ht_real.realloc(old, total);
-}
-
 EXPORT void *realloc(void *old, size_t size)
 {
     if (unlikely(!ready()) || unlikely(old && ht_boot_owns(old))) {
@@ -270,7 +253,7 @@ EXPORT void *realloc(void *old, size_t size)
         }
         return p;
     }
-    return traced_realloc(old, size, call_realloc, size, 0);
+    return traced_realloc(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t m)
@@ -282,7 +265,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t m)
     }
     if (unlikely(!ready()) || unlikely(old && ht_boot_owns(old)))
         return realloc(old, total);
-    return traced_realloc(old, total, call_reallocarray, n, m);
+    return traced_realloc(old, total);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)

@@ -10,8 +10,8 @@
  *     of which hands one block over to be freed after it has exited;
  *   - realloc chains on the main thread, including realloc(NULL, n) and
  *     realloc(p, 0);
- *   - every allocation entry point: malloc, calloc, realloc, posix_memalign,
- *     aligned_alloc, memalign;
+ *   - every allocation entry point: malloc, calloc, realloc, reallocarray,
+ *     posix_memalign, aligned_alloc, memalign;
  *   - a fork() while all of that runs, whose child allocates on its own and
  *     leaves with _exit();
  *   - free(NULL), which must leave no event;
@@ -95,7 +95,9 @@ static void *m_realloc(void *p, size_t size)
         atomic_fetch_add(&C.frees, 1);
         return NULL;
     }
-    void *r = realloc(p, size);
+    /* Every other block through reallocarray, which glibc implements with
+     * a call to realloc: one REALLOC still. */
+    void *r = ((uintptr_t)p >> 4) & 1 ? reallocarray(p, 1, size) : realloc(p, size);
     if (!r)
         die("realloc");
     ((volatile char *)r)[size - 1] = 2;
@@ -111,7 +113,7 @@ static void *alloc_any(unsigned i)
 {
     size_t s = mark_size(i);
     void *p = NULL;
-    switch (i % 7) {
+    switch (i % 8) {
     case 0:
         return m_malloc(s);
     case 1:
@@ -126,6 +128,8 @@ static void *alloc_any(unsigned i)
         return counted(aligned_alloc(64, s), s);
     case 5:
         return counted(memalign(32, s), s);
+    case 6:
+        return counted(reallocarray(NULL, 1, s), s);
     default:
         return m_realloc(NULL, s);
     }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -128,11 +127,7 @@ int cmd_collect(int argc, char **argv)
             if (ht_process_gone((pid_t)pid) && ht_collector_active_slots(rec.collector) == 0)
                 break;
         }
-        idle_ns = n > 0 ? 0 : idle_ns ? (idle_ns * 2 > 10000000 ? 10000000 : idle_ns * 2) : 100000;
-        if (idle_ns) {
-            struct timespec ts = {0, idle_ns};
-            nanosleep(&ts, NULL);
-        }
+        recording_pause(&rec, n, &idle_ns);
     }
     ht_collector_check_owners(rec.collector);
     if (recording_round(&rec, true) < 0)

@@ -12,7 +12,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -294,12 +293,7 @@ static bool collect(recording *r, pid_t child, int *child_status, bool *child_do
         }
         if (!any_children)
             break;
-        /* Poll fast while events flow, back off to 10 ms when idle. */
-        idle_ns = n > 0 ? 0 : idle_ns ? (idle_ns * 2 > 10000000 ? 10000000 : idle_ns * 2) : 100000;
-        if (idle_ns) {
-            struct timespec ts = {0, idle_ns};
-            nanosleep(&ts, NULL);
-        }
+        recording_pause(r, n, &idle_ns);
     }
     ht_collector_check_owners(r->collector);
     return recording_round(r, true) >= 0;

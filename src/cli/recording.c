@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +52,21 @@ static int open_output(const recording_options *o, char *path, size_t pathlen)
     return fd;
 }
 
+/* The first failed write is kept, to be reported at the end; nothing is
+ * written after it, and collection goes on (the program must not stall). */
+static void write_failed(recording *s)
+{
+    s->write_failed = true;
+    s->write_errno = errno;
+}
+
 static int sink_event(const ht_event *ev, void *ctx)
 {
     recording *s = ctx;
     if (ht_summary_add(s->summary, ev) < 0)
         return -1;
-    if (!s->write_failed && ht_writer_add(s->writer, ev) < 0) {
-        s->write_failed = true;
-        s->write_errno = errno;
-    }
+    if (!s->write_failed && ht_writer_add(s->writer, ev) < 0)
+        write_failed(s);
     if (ev->Header.Type == HT_EVENT_PROCESS_EXIT && !s->write_failed)
         ht_writer_flush_process(s->writer, ev->Header.ProcessId);
     return 0;
@@ -84,10 +91,8 @@ static int sink_heap(uint32_t pid, const ht_record *recs, ht_heap_extra *extra, 
             if (recs[at + i].type == HT_EVENT_HEAP_REALLOC)
                 extra[at + i].old_size = old[i];
     }
-    if (!s->write_failed && ht_writer_add_heap(s->writer, pid, recs, extra, n) < 0) {
-        s->write_failed = true;
-        s->write_errno = errno;
-    }
+    if (!s->write_failed && ht_writer_add_heap(s->writer, pid, recs, extra, n) < 0)
+        write_failed(s);
     return 0;
 }
 
@@ -109,6 +114,29 @@ static void print_summary(const char *name, const char *path, const ht_summary *
             written, written ? (double)file_bytes / (double)written : 0.0);
 }
 
+/* Who compresses the trace's chunks. A thread of the writer's own pays
+ * where a processor is left for it: beside the collector and a program
+ * that keeps one busy, that makes three. With fewer, it took the program's
+ * processor from it (docs/PERFORMANCE.md), and the collector compresses in
+ * its empty rounds instead. HEAPTRAIL_COMPRESS chooses (auto, thread,
+ * idle). Returns the HT_WRITER_COMPRESS_* value, or -1 for a bad value. */
+static int compress_mode(const char *name)
+{
+    const char *how = getenv("HEAPTRAIL_COMPRESS");
+    if (how && strcmp(how, "thread") == 0)
+        return HT_WRITER_COMPRESS_THREAD;
+    if (how && strcmp(how, "idle") == 0)
+        return HT_WRITER_COMPRESS_IDLE;
+    if (how && strcmp(how, "auto") != 0) {
+        ht_cli_error(name, "HEAPTRAIL_COMPRESS is '%s': it can be 'auto', 'thread' or 'idle'",
+                     how);
+        return -1;
+    }
+    cpu_set_t cpus;
+    int usable = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+    return usable >= 3 ? HT_WRITER_COMPRESS_THREAD : HT_WRITER_COMPRESS_IDLE;
+}
+
 int recording_start(recording *r, const recording_options *o)
 {
     memset(r, 0, sizeof *r);
@@ -123,6 +151,9 @@ int recording_start(recording *r, const recording_options *o)
     }
     if ((!clock || strcmp(clock, "auto") == 0) && ht_tsc_usable())
         session_flags |= HT_SESSION_TSC;
+    ht_writer_options wo = {.Compress = compress_mode(o->name)};
+    if (wo.Compress < 0)
+        return -1;
     r->fd = open_output(o, r->path, sizeof r->path);
     if (r->fd < 0)
         return -1;
@@ -149,7 +180,7 @@ int recording_start(recording *r, const recording_options *o)
         .StartTimeNs = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec,
         .Host = un.nodename, .Kernel = un.release, .Recorder = recorder, .Command = o->command,
         .Options = o->trace_options | (o->stack_depth ? HT_TRACE_OPT_STACKS : 0)};
-    r->writer = ht_writer_create(r->fd, &info, NULL, err, sizeof err);
+    r->writer = ht_writer_create(r->fd, &info, &wo, err, sizeof err);
     r->summary = ht_summary_create();
     if (!r->writer || !r->summary) {
         ht_cli_error(o->name, "%s: %s", r->path, r->writer ? "out of memory" : err);
@@ -172,6 +203,27 @@ void recording_abandon(recording *r)
 long recording_round(recording *r, bool final)
 {
     return ht_collector_round(r->collector, &r->consumer, final);
+}
+
+void recording_pause(recording *r, long found, long *idle_ns)
+{
+    if (found > 0) {
+        *idle_ns = 0;
+        return;
+    }
+    /* An empty round is the time to compress a chunk that waits. */
+    if (!r->write_failed) {
+        int wrote = ht_writer_idle(r->writer);
+        if (wrote < 0)
+            write_failed(r);
+        if (wrote != 0) {
+            *idle_ns = 0;
+            return;
+        }
+    }
+    *idle_ns = *idle_ns ? (*idle_ns * 2 > 10000000 ? 10000000 : *idle_ns * 2) : 100000;
+    struct timespec ts = {0, *idle_ns};
+    nanosleep(&ts, NULL);
 }
 
 int recording_finish(recording *r, bool quiet)

@@ -46,6 +46,12 @@ void recording_abandon(recording *r);
 /* One round of collection (see ht_collector_round). */
 long recording_round(recording *r, bool final);
 
+/* Between two rounds, the first of which found `found` records (and other
+ * news): after an empty one, compress a chunk that waits for it, or nap,
+ * twice as long as the nap before up to 10 ms, from 0.1 ms; after another,
+ * return at once. *idle_ns carries the nap from call to call (0 to start). */
+void recording_pause(recording *r, long found, long *idle_ns);
+
 /* Finish the file, print the summary unless quiet, release everything.
  * Returns HT_EXIT_OK or HT_EXIT_FAILURE (the file could not be written). */
 int recording_finish(recording *r, bool quiet);

@@ -20,8 +20,12 @@
 
 /* Open chunks at once; past that the least recently used one is written. */
 #define MAX_OPEN 64
-/* Encoded chunks waiting for the compressor thread. */
-#define QUEUE 4
+/* Encoded chunks waiting to be compressed: for the compressor thread, four;
+ * for the idle calls of HT_WRITER_COMPRESS_IDLE, eight. The recorder's
+ * collector went up to 40-100 ms without an empty round in the python
+ * workload (docs/PERFORMANCE.md), where a chunk fills in about 20 ms. */
+#define QUEUE 8
+#define QUEUE_THREAD 4
 #define DEFAULT_CHUNK_BYTES (1u << 20)
 #define MAX_CHUNK_EVENTS (1u << 20)
 
@@ -67,12 +71,14 @@ struct ht_writer {
      * chunks the adding thread encoded, in the order they were queued, so
      * that the thread that adds events (the recorder's collector) only
      * encodes; zstd was a fifth of its instructions, and the traced program
-     * waits for room while the collector is busy. Without the thread
-     * (pthread_create failed) the adding thread writes each chunk itself. */
-    bool threaded, stop;
+     * waits for room while the collector is busy. Without it the adding
+     * thread writes the chunks: in its idle calls (`idle`, up to QUEUE
+     * chunks behind), or each one at once (pthread_create failed). */
+    bool threaded, idle, stop;
     pthread_t compressor;
     pthread_mutex_t lock;
     pthread_cond_t changed;
+    unsigned queue_len; /* chunks that may wait */
     queued_chunk queue[QUEUE];
     uint64_t queued, written; /* chunks put in the queue, and taken out written */
     int error;                /* errno of the first failed write, or 0 */
@@ -155,7 +161,7 @@ static void *compressor_main(void *arg)
             pthread_cond_wait(&w->changed, &w->lock);
         if (w->written == w->queued)
             break;
-        queued_chunk *q = &w->queue[w->written % QUEUE];
+        queued_chunk *q = &w->queue[w->written % w->queue_len];
         bool failed = w->error != 0;
         pthread_mutex_unlock(&w->lock);
         int e = 0;
@@ -184,6 +190,7 @@ static void start_compressor(ht_writer *w)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    w->queue_len = QUEUE_THREAD;
     w->threaded = pthread_create(&w->compressor, NULL, compressor_main, w) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (w->threaded)
@@ -194,10 +201,31 @@ static void start_compressor(ht_writer *w)
     }
 }
 
-/* Wait until at most `ahead` chunks are still queued. Returns 0, or -1 with
- * errno of a failed write. */
+/* Compress and write the oldest queued chunk on the calling thread. The
+ * first failure stays: the chunks after it are not written. */
+static int write_queued(ht_writer *w)
+{
+    queued_chunk *q = &w->queue[w->written % w->queue_len];
+    w->written++;
+    if (!w->error && write_chunk(w, &q->h, q->raw.data, q->raw.len) < 0)
+        w->error = errno ? errno : EIO;
+    if (w->error) {
+        errno = w->error;
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait until at most `ahead` chunks are still queued (writing them, without
+ * the thread). Returns 0, or -1 with errno of a failed write. */
 static int wait_queue(ht_writer *w, uint64_t ahead)
 {
+    if (w->idle) {
+        while (w->queued - w->written > ahead)
+            if (write_queued(w) < 0)
+                return -1;
+        return 0;
+    }
     if (!w->threaded)
         return 0;
     pthread_mutex_lock(&w->lock);
@@ -216,9 +244,9 @@ static int flush_open(ht_writer *w, open_chunk *oc)
 {
     if (oc->enc.count == 0)
         return 0;
-    if (wait_queue(w, QUEUE - 1) < 0)
+    if (wait_queue(w, w->queue_len - 1) < 0)
         return -1;
-    queued_chunk *q = &w->queue[w->queued % QUEUE];
+    queued_chunk *q = &w->queue[w->queued % w->queue_len];
     q->raw.len = 0;
     if (!ht_encoder_finish(&oc->enc, &q->raw)) {
         errno = ENOMEM;
@@ -232,8 +260,7 @@ static int flush_open(ht_writer *w, open_chunk *oc)
     ht_encoder_reset(&oc->enc);
     if (!w->threaded) {
         w->queued++;
-        w->written++;
-        return write_chunk(w, &q->h, q->raw.data, q->raw.len);
+        return w->idle ? 0 : write_queued(w);
     }
     pthread_mutex_lock(&w->lock);
     w->queued++;
@@ -309,7 +336,11 @@ ht_writer *ht_writer_create(int fd, const ht_trace_info *info, const ht_writer_o
     }
     w->level = saved;
     ht_buf_free(&meta);
-    start_compressor(w);
+    w->queue_len = QUEUE;
+    if (options && options->Compress == HT_WRITER_COMPRESS_IDLE)
+        w->idle = true;
+    else
+        start_compressor(w);
     return w;
 }
 
@@ -429,6 +460,13 @@ int ht_writer_flush_process(ht_writer *w, uint32_t pid)
     return 0;
 }
 
+int ht_writer_idle(ht_writer *w)
+{
+    if (!w->idle || w->written == w->queued)
+        return 0;
+    return write_queued(w) < 0 ? -1 : 1;
+}
+
 int ht_writer_flush(ht_writer *w)
 {
     /* Oldest data first, so that a reader sees chunks in roughly time order. */
@@ -501,6 +539,8 @@ void ht_writer_destroy(ht_writer *w)
         pthread_cond_destroy(&w->changed);
         pthread_mutex_destroy(&w->lock);
     }
+    if (w->idle)
+        (void)wait_queue(w, 0); /* what the thread would have written before it stopped */
     for (size_t i = 0; i < w->open_count; i++) {
         ht_encoder_free(&w->open[i]->enc);
         free(w->open[i]);

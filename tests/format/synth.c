@@ -392,7 +392,7 @@ int synth_write(int fd, uint64_t seed, const uint32_t *pids, size_t npids, uint6
                 uint32_t chunk_bytes, synth_written *out)
 {
     char err[256];
-    ht_writer_options opt = {0, chunk_bytes};
+    ht_writer_options opt = {.ChunkBytes = chunk_bytes};
     ht_writer *w = ht_writer_create(fd, synth_info(), &opt, err, sizeof err);
     if (!w) {
         fprintf(stderr, "synth_write: %s\n", err);

@@ -1,16 +1,19 @@
 /* Round trip: millions of synthetic events of every type, with extreme values
  * in every field, written through ht_writer and read back field by field;
  * and the same events written with the heap events as runs of records (the
- * recorder's way) make the same file, byte for byte. */
+ * recorder's way) make the same file, byte for byte, whichever thread
+ * compresses them; a write that fails is reported. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -287,18 +290,29 @@ static int add_as_record(ht_writer *w, heap_run *run, const ht_event *ev)
     return 0;
 }
 
+/* A writer of 64 KiB chunks into a new file at path (its descriptor in *fd). */
+static ht_writer *small_chunk_writer(const char *path, int compress, int *fd)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(*fd >= 0);
+    char err[256];
+    ht_writer_options opt = {.ChunkBytes = 65536, .Compress = compress};
+    ht_writer *w = ht_writer_create(*fd, synth_info(), &opt, err, sizeof err);
+    if (!w)
+        fail_msg("ht_writer_create: %s", err);
+    return w;
+}
+
 /* Write the test's events to path: synthetic events of every type, then a
  * long stretch of heap events alone (so that chunks fill up inside runs),
- * the heap events as runs of records when as_records is set. */
-static void write_mixed(const char *path, bool as_records)
+ * the heap events as runs of records when as_records is set. With
+ * HT_WRITER_COMPRESS_IDLE, idle calls come every 5000 events in every other
+ * stretch of 50000, and the queue fills up in the others. */
+static void write_mixed(const char *path, bool as_records, int compress)
 {
     enum { SYNTH = 200000, HEAP_ONLY = 200000 };
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    char err[256];
-    ht_writer_options opt = {0, 65536}; /* small chunks: many end inside a run */
-    ht_writer *w = ht_writer_create(fd, synth_info(), &opt, err, sizeof err);
-    assert_non_null(w);
+    int fd;
+    ht_writer *w = small_chunk_writer(path, compress, &fd); /* many chunks end inside a run */
     synth gen;
     synth_init(&gen, SEED + 2, pids, NPIDS);
     heap_run *run = calloc(1, sizeof *run);
@@ -330,31 +344,108 @@ static void write_mixed(const char *path, bool as_records)
             assert_int_equal(flush_run(w, run), 0);
             assert_int_equal(ht_writer_add(w, ev), 0);
         }
+        if (i % 5000 == 0 && i / 50000 % 2 == 0) {
+            int wrote = ht_writer_idle(w);
+            assert_true(wrote == 0 || (wrote == 1 && compress == HT_WRITER_COMPRESS_IDLE));
+        }
     }
     assert_int_equal(flush_run(w, run), 0);
     assert_int_equal(ht_writer_finish(w), 0);
+    assert_int_equal(ht_writer_idle(w), 0); /* nothing waits after the end */
     ht_writer_destroy(w);
     close(fd);
     free(run);
     synth_free(&gen);
 }
 
-static void test_heap_runs_write_the_same_file(void **state)
+/* Write the test's events twice, each way as asked, and require the same
+ * bytes. */
+static void check_same_file(const fixture *f, bool a_records, int a_compress, bool b_records,
+                            int b_compress)
 {
-    fixture *f = *state;
-    char *runs = tf_path(f->dir, "runs.ht"), *events = tf_path(f->dir, "events.ht");
-    write_mixed(runs, true);
-    write_mixed(events, false);
+    char *a_path = tf_path(f->dir, "a.ht"), *b_path = tf_path(f->dir, "b.ht");
+    write_mixed(a_path, a_records, a_compress);
+    write_mixed(b_path, b_records, b_compress);
     size_t a_len, b_len;
-    unsigned char *a = tf_load(runs, &a_len), *b = tf_load(events, &b_len);
+    unsigned char *a = tf_load(a_path, &a_len), *b = tf_load(b_path, &b_len);
     assert_non_null(a);
     assert_non_null(b);
     assert_int_equal(a_len, b_len);
     assert_memory_equal(a, b, a_len);
     free(a);
     free(b);
-    free(events);
-    free(runs);
+    free(a_path);
+    free(b_path);
+}
+
+static void test_heap_runs_write_the_same_file(void **state)
+{
+    check_same_file(*state, true, HT_WRITER_COMPRESS_THREAD, false, HT_WRITER_COMPRESS_THREAD);
+}
+
+/* Chunks compressed in idle calls, or when the queue is full, are the
+ * chunks the writer's own thread writes, in the same order. */
+static void test_idle_compression_writes_the_same_file(void **state)
+{
+    check_same_file(*state, true, HT_WRITER_COMPRESS_IDLE, true, HT_WRITER_COMPRESS_THREAD);
+}
+
+/* A file that cannot grow (RLIMIT_FSIZE: EFBIG) fails a later call of
+ * either kind of writer with that errno, every call after it fails too, and
+ * what was written reads as a trace cut after its last complete chunk. */
+static void check_failed_write(const fixture *f, int compress)
+{
+    char *path = tf_path(f->dir, "full.ht");
+    int fd;
+    ht_writer *w = small_chunk_writer(path, compress, &fd);
+    struct rlimit was, limit;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    limit = was;
+    limit.rlim_cur = 256 * 1024;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    synth gen;
+    synth_init(&gen, SEED + 3, pids, NPIDS);
+    int r = 0;
+    for (unsigned i = 0; i < 2000000 && r == 0; i++) {
+        r = ht_writer_add(w, synth_next(&gen));
+        if (r == 0 && i % 1000 == 0)
+            r = ht_writer_idle(w) < 0 ? -1 : 0;
+    }
+    if (r == 0)
+        r = ht_writer_finish(w);
+    int e = errno;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(r, -1);
+    assert_int_equal(e, EFBIG);
+    errno = 0;
+    assert_int_equal(ht_writer_finish(w), -1);
+    assert_int_equal(errno, EFBIG);
+    ht_writer_destroy(w);
+    close(fd);
+    synth_free(&gen);
+
+    ht_trace *t = open_ok(path);
+    const ht_event *ev;
+    while ((r = ht_trace_next(t, &ev)) == 1)
+        ;
+    const ht_trace_status *st = ht_trace_get_status(t);
+    assert_int_equal(st->Complete, 0);
+    assert_int_equal(st->Truncated, 1);
+    assert_true(st->ChunksRead > 0 && st->FileSize <= limit.rlim_cur);
+    ht_trace_close(t);
+    free(path);
+}
+
+static void test_failed_write_with_thread(void **state)
+{
+    check_failed_write(*state, HT_WRITER_COMPRESS_THREAD);
+}
+
+static void test_failed_write_with_idle_calls(void **state)
+{
+    check_failed_write(*state, HT_WRITER_COMPRESS_IDLE);
 }
 
 /* A run that holds a record of another type is refused with EINVAL. */
@@ -387,6 +478,9 @@ int main(void)
         cmocka_unit_test(test_empty_trace_without_header_strings),
         cmocka_unit_test(test_many_processes_small_chunks),
         cmocka_unit_test(test_heap_runs_write_the_same_file),
+        cmocka_unit_test(test_idle_compression_writes_the_same_file),
+        cmocka_unit_test(test_failed_write_with_thread),
+        cmocka_unit_test(test_failed_write_with_idle_calls),
         cmocka_unit_test(test_heap_run_of_another_type_is_refused),
     };
     return cmocka_run_group_tests(tests, setup_big, teardown);

@@ -15,6 +15,7 @@ def main():
     p = h.common_args(__doc__)
     p.add_argument("--items", default="20000", help="blocks per producer thread")
     p.add_argument("--clock", default="auto", help="HEAPTRAIL_CLOCK for the recording")
+    p.add_argument("--compress", default="auto", help="HEAPTRAIL_COMPRESS for the recording")
     p.add_argument("--record-option", action="append", default=[],
                    help="an option for heaptrail record (repeat for more)")
     args = p.parse_args()
@@ -22,7 +23,8 @@ def main():
     trace = os.path.join(work, "stress.ht")
     prog = os.path.join(args.programs, "stress")
     proc = h.record(args.heaptrail, trace, [prog, args.items], options=["-q"] + args.record_option,
-                    env=dict(os.environ, HEAPTRAIL_CLOCK=args.clock))
+                    env=dict(os.environ, HEAPTRAIL_CLOCK=args.clock,
+                                      HEAPTRAIL_COMPRESS=args.compress))
     try:
         own = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

@@ -70,6 +70,10 @@ ht_integration_test(stress_monotonic test_stress.py --clock monotonic)
 # records wrap and wait for room.
 ht_integration_test(stress_plain test_stress.py --record-option=--no-stacks
                     --record-option=--buffer-size=64K)
+# The collector compresses in its empty rounds on one or two processors, in
+# a thread of the writer's own on more: each way on any machine.
+ht_integration_test(stress_compress_idle test_stress.py --compress idle)
+ht_integration_test(stress_compress_thread test_stress.py --compress thread)
 ht_integration_test(clock test_clock.py)
 ht_integration_test(kill9 test_kill9.py)
 ht_integration_test(signals test_signals.py)

@@ -60,10 +60,15 @@ static volatile sig_atomic_t forward_signal;
 
 static void on_terminate(int sig) { forward_signal = sig; }
 
-/* Nothing to do: a handled signal ends the collector's nap (nanosleep
- * returns early), so a child's exit is seen at once, not after a nap of up
- * to 10 ms. */
-static void on_child(int sig) { (void)sig; }
+/* A child changed: the collector reaps at its next round. The handled
+ * signal also ends the collector's nap (nanosleep returns early), so a
+ * child's exit is seen at once, not after a nap of up to 10 ms. */
+static volatile sig_atomic_t child_changed = 1;
+static void on_child(int sig)
+{
+    (void)sig;
+    child_changed = 1;
+}
 
 /* --buffer-size: a size in range, rounded up to a power of two. */
 static bool parse_ring_size(const char *s, uint32_t *out)
@@ -271,23 +276,30 @@ static bool collect(recording *r, pid_t child, int *child_status, bool *child_do
         long n = recording_round(r, false);
         if (n < 0)
             return false;
+        /* Children are reaped when SIGCHLD said one changed, and every
+         * 100 ms whatever happened: a wait4 every round was a system call
+         * for each of the tens of thousands of rounds of a busy recording. */
+        uint64_t now = ht_now_ns();
+        bool check = now - last_owner_check > 100000000u, reap = child_changed || check;
         int status;
         pid_t p;
         bool any_children = true;
-        while ((p = waitpid(-1, &status, WNOHANG)) != 0) {
-            if (p < 0) {
-                any_children = errno != ECHILD;
-                break;
+        if (reap) {
+            child_changed = 0; /* before the wait: a later change sets it again */
+            while ((p = waitpid(-1, &status, WNOHANG)) != 0) {
+                if (p < 0) {
+                    any_children = errno != ECHILD;
+                    break;
+                }
+                if (p == child) {
+                    *child_status = status;
+                    *child_done = true;
+                }
+                ht_collector_process_ended(r->collector, p, status, true);
+                n++;
             }
-            if (p == child) {
-                *child_status = status;
-                *child_done = true;
-            }
-            ht_collector_process_ended(r->collector, p, status, true);
-            n++;
         }
-        uint64_t now = ht_now_ns();
-        if (now - last_owner_check > 100000000u) {
+        if (check) {
             ht_collector_check_owners(r->collector);
             last_owner_check = now;
         }

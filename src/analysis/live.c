@@ -25,17 +25,30 @@
 #define RESERVE 16
 #define TOUCH_STEP ((size_t)4096)
 
+/* A table shrinks when no more than one slot in SHRINK_AT is used, to the
+ * smallest size that holds its blocks at most five sixteenths full. Not
+ * sooner: a program that frees most of what it holds (the python workload
+ * deleting its dict, any program's exit) made the table halve again and
+ * again, each halving placing an eighth of the slots anew, and the
+ * recorder's collector fell behind: the traced program waited for ring room
+ * a median 101 ms a run, against 43 ms this way (docs/PERFORMANCE.md). The
+ * price is memory after a peak: up to SHRINK_AT slots a block. */
+#define SHRINK_AT 64
+
 /* A mapped array's resize is spread over the operations that follow it
  * (the placing below): each insert and removal first visits the next
- * VISIT_STEP slots of the size being left, and places the entries it finds
- * there. Placing 1.3 M entries in one go stopped the recorder's collector
- * for 20-30 ms, and the traced program waited for room in its ring as long;
- * a step takes about a microsecond. A resize from C slots is over after
- * C / VISIT_STEP operations, before the next one can be due: a doubling
- * (at 5C/8 entries) is 3C/8 removals from the new size's shrink threshold
- * and 5C/8 inserts from its growth; a halving (at C/8) is C/16 removals
- * from the next halving and 3C/16 inserts from a growth. */
+ * VISIT_STEP slots of the size being left (SHRINK_STEP when shrinking), and
+ * places the entries it finds there. Placing 1.3 M entries in one go
+ * stopped the recorder's collector for 20-30 ms, and the traced program
+ * waited for room in its ring as long; a step takes about a microsecond. A
+ * resize from C slots is over after C / VISIT_STEP (C / SHRINK_STEP)
+ * operations, before the next one can be due: a doubling (at 5C/8 entries)
+ * is 19C/32 removals from the new size's shrink threshold and 5C/8 inserts
+ * from its growth; a shrink (at k = C/64 entries, to fewer than 32k/5
+ * slots) is more than 9k/10 = C/71 removals from the next shrink and k
+ * inserts from a growth. */
 #define VISIT_STEP 64
+#define SHRINK_STEP 128
 
 static size_t slot_bytes(size_t capacity) { return capacity * sizeof(ht_live_slot); }
 
@@ -79,14 +92,15 @@ static size_t next_touch_at(const ht_live *t)
 
 /* The thresholds of ht_live_insert and ht_live_remove for the table's
  * capacity: grow when an insert would make the slots more than five eighths
- * full, shrink when fewer than an eighth stay used (never below the
- * smallest capacity). The block at address 0 counts in count, not in the
- * slots. While a resize is under way every operation takes its next step. */
+ * full, shrink when no more than one in SHRINK_AT stays used (never below
+ * the smallest capacity). The block at address 0 counts in count, not in
+ * the slots. While a resize is under way every operation takes its next
+ * step. */
 static void set_limits(ht_live *t)
 {
     size_t capacity = ht_live_capacity(t), zero = (size_t)t->has_zero;
     t->grow_at = capacity ? capacity / 8 * 5 + zero : 0;
-    t->shrink_below = capacity > MIN_CAPACITY ? capacity / 8 + zero : 0;
+    t->shrink_below = capacity > MIN_CAPACITY ? capacity / SHRINK_AT + 1 + zero : 0;
     if (t->placed) {
         t->insert_work_at = 0;
         t->remove_work_at = SIZE_MAX;
@@ -145,8 +159,8 @@ static void set_geometry(ht_live *t, size_t capacity)
  * Doubling from the top, an entry lands near twice its slot, where the
  * visits have passed and only placed entries are: few are taken out of the
  * way (from the bottom nearly every entry displaced another, each a cache
- * miss). Halving, it lands near half its slot, below the visits, among
- * unplaced entries of a table an eighth full. */
+ * miss). Shrinking, it lands far below its slot and the visits, among
+ * unplaced entries of a table one slot in 64 full or less. */
 
 static inline bool is_placed(const ht_live *t, size_t i)
 {
@@ -316,8 +330,9 @@ static void visit(ht_live *t)
 {
     ht_live_slot *slots = t->slots;
     const uint64_t *placed = t->placed;
-    size_t i = t->unvisited, end = i > VISIT_STEP ? i - VISIT_STEP : 0;
-    size_t found[VISIT_STEP], homes[VISIT_STEP], n = 0;
+    size_t step = t->mask < t->old_mask ? SHRINK_STEP : VISIT_STEP;
+    size_t i = t->unvisited, end = i > step ? i - step : 0;
+    size_t found[SHRINK_STEP], homes[SHRINK_STEP], n = 0; /* the larger step */
     for (const ht_live_slot *s = slots + i; s-- > slots + end;) {
         if (s->key) {
             size_t at = (size_t)(s - slots);
@@ -496,8 +511,12 @@ int ht_live_remove_slow_(ht_live *t, uint64_t address, ht_live_block *removed)
     }
     if (!ht_live_take_(t, address, removed))
         return 0;
-    if (t->count < t->shrink_below)
-        (void)resize(t, (t->mask + 1) / 2); /* no memory: keep the larger arrays */
+    if (t->count < t->shrink_below) {
+        size_t blocks = t->count - (size_t)t->has_zero, capacity = MIN_CAPACITY;
+        while (capacity / 16 * 5 < blocks)
+            capacity *= 2;
+        (void)resize(t, capacity); /* no memory: keep the larger arrays */
+    }
     return 1;
 }
 

@@ -7,9 +7,10 @@
  * and the leak and peak views. It is an open-addressing hash table with
  * linear probing and backward-shift deletion (no tombstones), so inserts and
  * removals stay O(1) however long the program runs; it grows when five
- * eighths full and shrinks when less than an eighth full, so its memory
- * follows the number of live blocks (26 to 128 bytes each), never the number
- * of events. Not fuller: blocks of one page share a run of slots (below), so
+ * eighths full (26 to 52 bytes a block) and shrinks when one slot in 64 or
+ * fewer is used, to the size that holds its blocks five sixteenths full or
+ * less, so its memory follows the number of live blocks (at most 1 KiB each
+ * on the way down from a peak), never the number of events. Not fuller: blocks of one page share a run of slots (below), so
  * the probe runs of a fuller table grow long, and a removal scans to the end
  * of its run (at three quarters, stats of a recorded python trace took 1.4
  * times as long as at half full). Not emptier: fresh pages cost their

@@ -312,6 +312,7 @@ static void write_mixed(const char *path, bool as_records, int compress)
 {
     enum { SYNTH = 200000, HEAP_ONLY = 200000 };
     int fd;
+    unsigned idle_writes = 0;
     ht_writer *w = small_chunk_writer(path, compress, &fd); /* many chunks end inside a run */
     synth gen;
     synth_init(&gen, SEED + 2, pids, NPIDS);
@@ -347,8 +348,11 @@ static void write_mixed(const char *path, bool as_records, int compress)
         if (i % 5000 == 0 && i / 50000 % 2 == 0) {
             int wrote = ht_writer_idle(w);
             assert_true(wrote == 0 || (wrote == 1 && compress == HT_WRITER_COMPRESS_IDLE));
+            idle_writes += (unsigned)wrote;
         }
     }
+    if (compress == HT_WRITER_COMPRESS_IDLE) /* and not only those the full queue forced */
+        assert_true(idle_writes > 0);
     assert_int_equal(flush_run(w, run), 0);
     assert_int_equal(ht_writer_finish(w), 0);
     assert_int_equal(ht_writer_idle(w), 0); /* nothing waits after the end */
